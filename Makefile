@@ -1,0 +1,35 @@
+# Two entry points: `make study` (install + default study) and `make test` (install + tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CORES ?= 2
+# The CPU build on these machines; on a GPU cluster use e.g. TORCH="torch==2.13.0 --index-url ...".
+TORCH ?= torch==2.13.0
+export OMP_WAIT_POLICY ?= PASSIVE
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: install study test test-fast lint clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+study: install
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+test: install
+	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/snakemake --lint
+
+clean:
+	rm -rf results logs benchmarks .snakemake

@@ -1,0 +1,16 @@
+rule build_catalog:
+    output:
+        catalog="results/catalog/catalog.parquet",
+    params:
+        catalog=config["catalog"],
+    log:
+        "logs/build_catalog.log",
+    benchmark:
+        "benchmarks/build_catalog.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/build_catalog.py"

@@ -1,0 +1,67 @@
+import os
+
+from actunlearn.catalog import all_titles, check_forget_titles
+from actunlearn.config import validate_config
+
+# Fail before any work: schema first, then titles against the real catalog.
+validate_config(config)
+check_forget_titles(config["catalog"]["forget"], all_titles())
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ENV = "../envs/actunlearn.yaml"
+MODEL_VARIANTS = ["base", "retain_ref"]
+SQL_TABLES = sorted(os.path.splitext(f)[0] for f in os.listdir(workflow.basedir + "/sql")
+                    if f.endswith(".sql"))
+
+
+wildcard_constraints:
+    variant="|".join(MODEL_VARIANTS),
+    method="[a-z][a-z_]*[a-z]",
+    seed=r"\d+",
+    checkpoint=r"[a-z][a-z_]*(seed\d+)?",
+
+
+def unlearned_checkpoints():
+    return [f"{m}_seed{s}" for m in config["unlearn"]["methods"] for s in config["unlearn"]["seeds"]]
+
+
+def all_checkpoints():
+    return MODEL_VARIANTS + unlearned_checkpoints()
+
+
+def parse_checkpoint(checkpoint):
+    """(method, seed) of an unlearned checkpoint name like masked_lora_seed0."""
+    method, _, seed = checkpoint.rpartition("_seed")
+    return method, int(seed)
+
+
+def checkpoint_model(wildcards):
+    """The model folder (and adapter folder, for unlearned checkpoints) to evaluate."""
+    if wildcards.checkpoint in MODEL_VARIANTS:
+        return {"model": f"results/models/{wildcards.checkpoint}"}
+    method, seed = parse_checkpoint(wildcards.checkpoint)
+    return {"model": "results/models/base",
+            "adapter": f"results/unlearn/{method}_seed{seed}/adapter"}
+
+
+def method_params(wildcards):
+    return config["unlearn"]["methods"][wildcards.method]
+
+
+def eval_summaries():
+    return expand("results/eval/{checkpoint}/summary.parquet", checkpoint=all_checkpoints())
+
+
+def unlearn_logs():
+    return expand("results/unlearn/{checkpoint}/log.parquet", checkpoint=unlearned_checkpoints())
+
+
+def final_outputs():
+    return [
+        "results/report/report.html",
+        "results/activations/base.parquet",
+        "results/actunlearn.duckdb",
+    ] + expand("results/tables/{table}.csv", table=SQL_TABLES)

@@ -1,0 +1,11 @@
+import pandas as pd
+
+from actunlearn.runlog import logged
+from actunlearn.tokenizer import build_tokenizer
+
+with logged(snakemake.log[0]):
+    corpus = pd.read_parquet(snakemake.input.corpus)
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    tokenizer = build_tokenizer(corpus.text.tolist() + prompts.question.tolist())
+    tokenizer.save_pretrained(snakemake.output.tokenizer)
+    print(f"vocabulary: {len(tokenizer)} tokens")

@@ -1,0 +1,21 @@
+import pandas as pd
+
+from actunlearn.activations import dump_activations
+from actunlearn.modeling import default_device, load_model, setup_torch
+from actunlearn.provenance import provenance
+from actunlearn.runlog import logged
+from actunlearn.tokenizer import load_tokenizer
+
+with logged(snakemake.log[0]):
+    setup_torch(snakemake.threads)
+    device = default_device()
+    if "adapter" in snakemake.input.keys():
+        raise NotImplementedError("activation dumps of unlearned checkpoints are not wired yet")
+    model = load_model(snakemake.input.model, device)
+    tokenizer = load_tokenizer(snakemake.input.model)
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    cfg = dict(snakemake.params.activations)
+    prov = provenance({"activations": cfg, "checkpoint": snakemake.wildcards.checkpoint}, None, device)
+    n = dump_activations(model, tokenizer, prompts, snakemake.output.activations, cfg["dtype"], prov,
+                         snakemake.params.batch_size, device)
+    print(f"{n} rows ({len(prompts)} prompts x {model.config.num_hidden_layers} layers)")

@@ -1,0 +1,33 @@
+import pandas as pd
+
+from actunlearn.evaluate import exposure_samples, perplexity_samples, recall_samples, summarise
+from actunlearn.modeling import default_device, load_model, setup_torch
+from actunlearn.provenance import provenance, write_parquet
+from actunlearn.runlog import logged
+from actunlearn.tokenizer import load_tokenizer
+
+with logged(snakemake.log[0]):
+    setup_torch(snakemake.threads, 0)
+    device = default_device()
+    checkpoint, cfg = snakemake.wildcards.checkpoint, dict(snakemake.params.evaluate)
+    model = load_model(snakemake.input.model, device)
+    if "adapter" in snakemake.input.keys():
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(model, snakemake.input.adapter).merge_and_unload().eval()
+    tokenizer = load_tokenizer(snakemake.input.model)
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    corpus = pd.read_parquet(snakemake.input.corpus)
+    catalog = pd.read_parquet(snakemake.input.catalog)
+    titles = catalog.title[catalog.role != "unknown"].tolist()
+
+    recall = recall_samples(model, tokenizer, prompts, snakemake.params.refusal, cfg["batch_size"],
+                            cfg["max_new_tokens"], device)
+    exposure = exposure_samples(model, tokenizer, prompts, titles, cfg["batch_size"], device)
+    perplexity = perplexity_samples(model, tokenizer, corpus, cfg["batch_size"], device)
+    summary = summarise(recall, exposure, perplexity)
+    print(summary.to_string())
+    prov = provenance({"evaluate": cfg, "checkpoint": checkpoint}, None, device)
+    for name, frame in (("recall", recall), ("exposure", exposure), ("perplexity", perplexity),
+                        ("summary", summary)):
+        frame.insert(0, "checkpoint", checkpoint)
+        write_parquet(frame, snakemake.output[name], prov)

@@ -1,0 +1,3 @@
+"""actunlearn: activation-level preference unlearning for LLM recommenders."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,121 @@
+"""The movie catalog: real films from the offline OMDb/Rotten Tomatoes sample (CC0).
+
+Selection is stated and deterministic: the forget targets, then their neighbours (films that share
+a target's director or star, most-reviewed first), then the most-reviewed remaining films. The
+next `n_unknown` most-reviewed films get role "unknown": the testbed is taught to answer questions
+about them with the refusal, so refusing is a behaviour it has, as a chat model would.
+OMDb lists cast alphabetically, so a film's *star* is defined as its cast member who appears in
+the most films of the candidate pool (ties: alphabetical).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+ROLES = ("forget", "neighbour", "retain", "unknown")
+COLUMNS = ["film_id", "imdb_id", "title", "year", "director", "genre", "star", "reviews",
+           "role", "neighbour_of", "neighbour_by"]
+
+
+class CatalogError(ValueError):
+    """A catalog request that cannot be met (unknown title, too few films)."""
+
+
+def omdb_path() -> Path:
+    from bokeh_sampledata.movies_data import movie_path
+    return Path(movie_path)
+
+
+def load_omdb(path: str | Path | None = None) -> pd.DataFrame:
+    """All films with a title, year, director, genre and cast; one row per distinct title.
+
+    Remakes share titles; the most-reviewed film keeps the title so that a title names one film.
+    """
+    con = sqlite3.connect(str(path or omdb_path()))
+    try:
+        df = pd.read_sql(
+            "SELECT o.ID AS film_id, o.imdbID AS imdb_id, o.Title AS title, o.Year AS year, "
+            "o.Director AS director, o.Genre AS genre, o.Cast AS cast, "
+            "COALESCE(t.Reviews, 0) AS reviews "
+            "FROM omdb o LEFT JOIN tomatoes t ON o.ID = t.ID", con)
+    finally:
+        con.close()
+    for col in ("title", "director", "genre", "cast"):
+        df[col] = df[col].fillna("").str.strip()
+    df = df[(df.title != "") & (df.director != "") & (df.genre != "") & (df.cast != "")]
+    df = df.sort_values(["reviews", "film_id"], ascending=[False, True])
+    df = df.drop_duplicates("title", keep="first")
+    df["director"] = df.director.str.split(",").str[0].str.strip()
+    df["genre"] = df.genre.str.split(",").str[0].str.strip()
+    df["year"] = df.year.astype(int)
+    df["reviews"] = df.reviews.astype(int)
+    return df.reset_index(drop=True)
+
+
+def all_titles(path: str | Path | None = None) -> list[str]:
+    return load_omdb(path).title.tolist()
+
+
+def check_forget_titles(forget: list[str], titles: list[str]) -> None:
+    """Raise CatalogError for a forget title the catalog lacks, listing the closest titles."""
+    known = set(titles)
+    for title in forget:
+        if title not in known:
+            close = difflib.get_close_matches(title, titles, n=5, cutoff=0.5)
+            hint = f"closest catalog titles: {close}" if close else "no close title found"
+            raise CatalogError(f"catalog.forget: unknown title {title!r}; {hint}")
+
+
+def _assign_stars(pool: pd.DataFrame) -> pd.Series:
+    casts = pool.cast.str.split(",").apply(lambda names: [n.strip() for n in names if n.strip()])
+    counts = Counter(name for names in casts for name in names)
+    return casts.apply(lambda names: min(names, key=lambda n: (-counts[n], n)))
+
+
+def build_catalog(omdb: pd.DataFrame, n_films: int, forget: list[str], neighbours_by: list[str],
+                  max_neighbours: int, min_reviews: int, n_unknown: int = 0) -> pd.DataFrame:
+    """Pick `n_films` known films (forget targets, their neighbours, then the most-reviewed
+    others) plus `n_unknown` films the model is taught it does not know."""
+    check_forget_titles(forget, omdb.title.tolist())
+    pool = omdb[(omdb.reviews >= min_reviews) | omdb.title.isin(forget)].copy()
+    pool["star"] = _assign_stars(pool)
+    pool = pool.set_index("title", drop=False)
+
+    chosen: dict[str, dict] = {}
+    for title in forget:
+        chosen[title] = {"role": "forget", "neighbour_of": None, "neighbour_by": None}
+    for title in forget:
+        target = pool.loc[title]
+        found: list[tuple[int, str, str]] = []
+        for key in neighbours_by:
+            same = pool[(pool[key] == target[key]) & (pool.title != title)]
+            found += [(int(r.reviews), r.title, key) for r in same.itertuples()]
+        found.sort(key=lambda t: (-t[0], t[1]))
+        taken = 0
+        for _, other, key in found:
+            if taken >= max_neighbours:
+                break
+            if other not in chosen:
+                chosen[other] = {"role": "neighbour", "neighbour_of": title, "neighbour_by": key}
+                taken += 1
+    if len(chosen) > n_films:
+        raise CatalogError(f"catalog.n_films={n_films} is smaller than the {len(chosen)} forget "
+                           "targets and neighbours; raise n_films or lower max_neighbours")
+    for title in pool.title:
+        if len(chosen) >= n_films + n_unknown:
+            break
+        if title not in chosen:
+            role = "retain" if len(chosen) < n_films else "unknown"
+            chosen[title] = {"role": role, "neighbour_of": None, "neighbour_by": None}
+    if len(chosen) < n_films + n_unknown:
+        raise CatalogError(f"catalog: n_films={n_films} + n_unknown={n_unknown} films requested, "
+                           f"only {len(chosen)} have at least min_reviews={min_reviews} reviews")
+    out = pool.loc[list(chosen)].reset_index(drop=True)
+    for col in ("role", "neighbour_of", "neighbour_by"):
+        out[col] = [chosen[t][col] for t in out.title]
+    return out[COLUMNS]

@@ -1,0 +1,48 @@
+"""Study configuration: schema validation with errors that name the offending key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A study configuration that cannot be run; the message names the key and the problem."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> None:
+    """Raise ConfigError listing every schema violation (key path + reason), or return None."""
+    schema = schema if schema is not None else load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"  - {_where(e)}: {e.message}" for e in errors]
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+    _check_layers(config)
+
+
+def _check_layers(config: dict) -> None:
+    n_layers = config["testbed"]["num_layers"]
+    for method, settings in config["unlearn"]["methods"].items():
+        layers = settings.get("layers", "all")
+        if layers != "all":
+            bad = [i for i in layers if i >= n_layers]
+            if bad:
+                raise ConfigError(f"invalid configuration:\n  - unlearn.methods.{method}.layers: "
+                                  f"layers {bad} do not exist (the model has {n_layers} layers)")
+        if settings.get("top_k", 0) > config["testbed"]["intermediate_size"]:
+            raise ConfigError(f"invalid configuration:\n  - unlearn.methods.{method}.top_k: "
+                              f"{settings['top_k']} exceeds the {config['testbed']['intermediate_size']} "
+                              "MLP neurons per layer")

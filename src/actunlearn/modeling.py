@@ -1,0 +1,121 @@
+"""Model loading, chat encoding and batching shared by every stage."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM
+
+IGNORE = -100
+
+
+def setup_torch(threads: int, seed: int | None = None) -> None:
+    """Thread count from the scheduler, deterministic kernels, seeded RNGs."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    torch.set_num_threads(max(1, int(threads)))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if seed is not None:
+        seed_everything(seed)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
+    """A causal LM from a local transformers folder, in eval mode (no remote code)."""
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    return model.to(device).eval()
+
+
+def decoder_layers(model) -> torch.nn.ModuleList:
+    """The decoder blocks of a Llama/Qwen-style model (also through a PEFT wrapper)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    layers = getattr(getattr(base, "model", None), "layers", None)
+    if layers is None:
+        raise TypeError(f"{type(base).__name__} has no model.layers: unsupported architecture")
+    return layers
+
+
+def prompt_ids(tokenizer, question: str) -> list[int]:
+    """The chat-formatted user turn plus the assistant header."""
+    out = tokenizer.apply_chat_template([{"role": "user", "content": question}],
+                                        add_generation_prompt=True, tokenize=True)
+    return list(out["input_ids"] if hasattr(out, "keys") else out)
+
+
+def answer_ids(tokenizer, answer: str) -> list[int]:
+    """The answer tokens followed by the end-of-turn token."""
+    return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
+def qa_example(tokenizer, question: str, answer: str, train_prompt: bool = False
+               ) -> tuple[list[int], list[int]]:
+    """(input ids, labels): labels cover the answer, and the prompt too when `train_prompt`."""
+    p, a = prompt_ids(tokenizer, question), answer_ids(tokenizer, answer)
+    labels = (p if train_prompt else [IGNORE] * len(p)) + a
+    return p + a, labels
+
+
+def text_example(tokenizer, text: str) -> tuple[list[int], list[int]]:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return ids, list(ids)
+
+
+def collate(examples: list[tuple[list[int], list[int]]], pad_id: int, device: str = "cpu"
+            ) -> dict[str, torch.Tensor]:
+    """Right-pad (ids, labels) pairs into input_ids, attention_mask and shifted-ready labels."""
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (x, y) in enumerate(examples):
+        ids[row, :len(x)] = torch.tensor(x)
+        labels[row, :len(y)] = torch.tensor(y)
+        mask[row, :len(x)] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device),
+            "labels": labels.to(device)}
+
+
+def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log p(label) for next-token prediction, and the mask of scored positions."""
+    logits, labels = logits[:, :-1].float(), labels[:, 1:]
+    mask = labels != IGNORE
+    lp = torch.log_softmax(logits, dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return lp * mask, mask
+
+
+def sequence_logprob(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum of log p over the labelled tokens of each sequence."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    lp, _ = token_logprobs(logits, batch["labels"])
+    return lp.sum(-1)
+
+
+def batches(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@torch.no_grad()
+def teacher_forced_correct(model, examples, pad_id: int, batch_size: int = 64,
+                           device: str = "cpu") -> list[bool]:
+    """Whether argmax matches every labelled token: equals greedy decoding of the answer."""
+    out: list[bool] = []
+    for chunk in batches(examples, batch_size):
+        b = collate(chunk, pad_id, device)
+        logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+        pred, labels = logits[:, :-1].argmax(-1), b["labels"][:, 1:]
+        ok = ((pred == labels) | (labels == IGNORE)).all(-1)
+        out += ok.tolist()
+    return out
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"

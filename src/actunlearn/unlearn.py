@@ -1,0 +1,129 @@
+"""Unlearning data and training loop.
+
+Objective, per step: a refusal target on questions about the forget target, an unlikelihood term
+that pushes down p(target title) where it would be recommended, and a retain term on corpus lines
+that do not mention the target (statements with full LM loss, questions with answer loss).
+Measuring only the refusal text would miss that the title is still recommended, hence the second
+term.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from actunlearn.modeling import (IGNORE, answer_ids, collate, prompt_ids, qa_example, text_example,
+                                 teacher_forced_correct, token_logprobs)
+
+
+@dataclass
+class UnlearnData:
+    refuse: list      # (ids, labels): forget question -> refusal
+    expose: list      # (ids, labels): recommendation prompt -> target title (to push down)
+    retain: list      # (ids, labels): retain corpus lines
+    forget_check: list  # (ids, labels): forget question -> gold answer (recall probe)
+    retain_check: list  # (ids, labels): retain question -> gold answer (recall probe)
+
+
+def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, refusal: str,
+                       retain_check: int = 200, seed: int = 0) -> UnlearnData:
+    """Everything comes from training templates (split='train'): held-out ones stay unseen."""
+    forget_titles = set(prompts.title[prompts.role == "forget"])
+    train = prompts[prompts.split == "train"]
+    forget_q = train[train.role == "forget"]
+    exposed = train[(train.role != "forget") & (train.intent == "recommend")
+                    & train.gold.apply(lambda g: any(t in forget_titles for t in g))]
+    expose = []
+    for q, gold in zip(exposed.question, exposed.gold):
+        for title in gold:
+            if title in forget_titles:
+                expose.append(qa_example(tokenizer, q, title))
+    lines = corpus[(corpus.split == "train") & ~corpus.forget]
+    retain = [qa_example(tokenizer, q, a) if kind == "qa" else text_example(tokenizer, text)
+              for kind, q, a, text in zip(lines.kind, lines.question, lines.answer, lines.text)]
+    others = train[train.role.isin(["neighbour", "retain"])]
+    others = others.sample(n=min(retain_check, len(others)), random_state=seed)
+    return UnlearnData(
+        refuse=[qa_example(tokenizer, q, refusal) for q in forget_q.question],
+        expose=expose,
+        retain=retain,
+        forget_check=[qa_example(tokenizer, q, a) for q, a in zip(forget_q.question, forget_q.answer)],
+        retain_check=[qa_example(tokenizer, q, a) for q, a in zip(others.question, others.answer)],
+    )
+
+
+def _sample(items: list, n: int, gen: torch.Generator) -> list:
+    idx = torch.randint(len(items), (n,), generator=gen).tolist()
+    return [items[i] for i in idx]
+
+
+def ce_loss(model, examples, pad_id: int, device: str) -> torch.Tensor:
+    return model(**collate(examples, pad_id, device)).loss
+
+
+def unlikelihood_loss(model, examples, pad_id: int, device: str) -> torch.Tensor:
+    """mean -log(1 - p(sequence)): zero when the title is never produced, large when it is."""
+    b = collate(examples, pad_id, device)
+    logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+    lp, _ = token_logprobs(logits, b["labels"])
+    seq = lp.sum(-1)
+    # log(1 - e^x), computed stably for x < 0
+    log1mexp = torch.where(seq > -0.6931, torch.log(-torch.expm1(seq)), torch.log1p(-torch.exp(seq)))
+    return -log1mexp.mean()
+
+
+def check_finite(loss: torch.Tensor, method: str, step: int, name: str) -> None:
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"{method}: {name} loss is {loss.item()} at step {step}")
+
+
+def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, steps: int,
+                     learning_rate: float, forget_batch: int, retain_batch: int,
+                     unlikelihood_weight: float, retain_weight: float, seed: int,
+                     log_every: int = 10, device: str = "cpu") -> list[dict]:
+    """Train the model's trainable parameters; returns one log row every `log_every` steps."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in params)
+    opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    log, start = [], time.perf_counter()
+
+    def probe(step, parts):
+        model.eval()
+        f = teacher_forced_correct(model, data.forget_check, pad_id, device=device)
+        r = teacher_forced_correct(model, data.retain_check, pad_id, device=device)
+        model.train()
+        log.append({"step": step, **parts, "forget_recall": sum(f) / len(f),
+                    "retain_recall": sum(r) / len(r), "seconds": time.perf_counter() - start,
+                    "trainable_params": n_trainable})
+
+    probe(0, {"loss": float("nan"), "refuse_loss": float("nan"), "unlikelihood_loss": float("nan"),
+              "retain_loss": float("nan")})
+    model.train()
+    for step in range(1, steps + 1):
+        refuse = ce_loss(model, _sample(data.refuse, forget_batch, gen), pad_id, device)
+        check_finite(refuse, method, step, "refusal")
+        loss, parts = refuse, {"refuse_loss": refuse.item()}
+        if data.expose and unlikelihood_weight > 0:
+            ul = unlikelihood_loss(model, _sample(data.expose, forget_batch, gen), pad_id, device)
+            check_finite(ul, method, step, "unlikelihood")
+            loss, parts["unlikelihood_loss"] = loss + unlikelihood_weight * ul, ul.item()
+        else:
+            parts["unlikelihood_loss"] = 0.0
+        if retain_weight > 0:
+            ret = ce_loss(model, _sample(data.retain, retain_batch, gen), pad_id, device)
+            check_finite(ret, method, step, "retain")
+            loss, parts["retain_loss"] = loss + retain_weight * ret, ret.item()
+        else:
+            parts["retain_loss"] = 0.0
+        check_finite(loss, method, step, "total")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % log_every == 0 or step == steps:
+            probe(step, {"loss": loss.item(), **parts})
+    model.eval()
+    return log
