@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 from actunlearn.catalog import all_titles, check_forget_titles
 from actunlearn.config import validate_config
@@ -13,8 +14,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ENV = "../envs/actunlearn.yaml"
 MODEL_VARIANTS = ["base", "retain_ref"]
-SQL_TABLES = sorted(os.path.splitext(f)[0] for f in os.listdir(workflow.basedir + "/sql")
-                    if f.endswith(".sql"))
+SQL_DIR = Path(workflow.basedir) / "sql"
+SQL_TABLES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 
 
 wildcard_constraints:

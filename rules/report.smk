@@ -5,7 +5,7 @@ rule build_tables:
         training_logs=expand("results/models/{variant}_training.parquet", variant=MODEL_VARIANTS),
         ranking=rules.rank_neurons.output.ranking,
         activations="results/activations/base.parquet",
-        sql=expand("sql/{table}.sql", table=SQL_TABLES),
+        sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
         database="results/actunlearn.duckdb",
         csv=expand("results/tables/{table}.csv", table=SQL_TABLES),

@@ -29,9 +29,8 @@ with logged(snakemake.log[0]):
                             cfg["num_layers"], cfg["num_heads"])
     model = new_model(config, seed)
     log = train(model, examples, recall_examples, tokenizer.pad_token_id, cfg["epochs"],
-                cfg["batch_size"], cfg["learning_rate"], cfg["warmup_steps"], seed, device)
-    for row in log:
-        print(row)
+                cfg["batch_size"], cfg["learning_rate"], cfg["warmup_steps"], seed, device,
+                report=lambda row: print(row, flush=True))
     prov = provenance({"testbed": cfg, "variant": variant, "lines": len(examples)}, seed, device)
     model.save_pretrained(snakemake.output.model)
     tokenizer.save_pretrained(snakemake.output.model)

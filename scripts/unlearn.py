@@ -30,7 +30,8 @@ with logged(snakemake.log[0]):
         peft_model, data, tokenizer.pad_token_id, method=method, steps=cfg["steps"],
         learning_rate=cfg["learning_rate"], forget_batch=cfg["forget_batch"],
         retain_batch=cfg["retain_batch"], unlikelihood_weight=cfg["unlikelihood_weight"],
-        retain_weight=cfg["retain_weight"], seed=seed, device=device)
+        retain_weight=cfg["retain_weight"], neighbour_share=cfg["neighbour_share"], seed=seed,
+        device=device)
     if not unmasked_columns_zero(peft_model, masks):
         raise AssertionError("masked LoRA: a column outside the mask became non-zero")
     for row in log:

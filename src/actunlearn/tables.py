@@ -1,7 +1,9 @@
 """DuckDB over the Parquet artifacts: views for every artifact, SQL files -> result tables.
 
-View paths are relative to the project root; `connect` points DuckDB's file_search_path there,
-so the database keeps working wherever the project folder is moved.
+The database file stores views with paths relative to the project root, so the `duckdb` shell
+works on it from that folder wherever the project is moved. DuckDB resolves relative paths
+against the working directory, so `connect` shadows them with temporary views on absolute
+paths: queries through it work from any directory.
 """
 
 from __future__ import annotations
@@ -30,22 +32,28 @@ VIEWS: dict[str, str] = {
 _FILE_NAMED = {"activations"}
 
 
-def connect(db_path: str | Path, root: str | Path | None = None, read_only: bool = True):
-    """Open the study database with relative artifact paths resolved against `root`
-    (default: the folder holding `results/`)."""
-    db_path = Path(db_path).resolve()
-    root = Path(root) if root is not None else db_path.parent.parent
-    con = duckdb.connect(str(db_path), read_only=read_only)
-    con.execute(f"SET file_search_path = '{Path(root).resolve()}'")
-    return con
+def _present(root: Path) -> list[str]:
+    return [name for name, pattern in VIEWS.items() if any(root.glob(pattern))]
 
 
-def view_sql(name: str, pattern: str) -> str:
+def view_sql(name: str, pattern: str, temp: bool = False) -> str:
+    kind = "TEMP VIEW" if temp else "VIEW"
     if name in _FILE_NAMED:
-        return (f"CREATE OR REPLACE VIEW {name} AS SELECT regexp_extract(filename, "
+        return (f"CREATE OR REPLACE {kind} {name} AS SELECT regexp_extract(filename, "
                 f"'([^/]+)\\.parquet$', 1) AS checkpoint, * EXCLUDE (filename) "
                 f"FROM read_parquet('{pattern}', filename = true)")
-    return f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{pattern}')"
+    return f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM read_parquet('{pattern}')"
+
+
+def connect(db_path: str | Path, root: str | Path | None = None):
+    """Open the study database read-only, its views bound to the artifacts under `root`
+    (default: the folder that holds `results/`), whatever the working directory."""
+    db_path = Path(db_path).resolve()
+    root = (Path(root) if root is not None else db_path.parent.parent).resolve()
+    con = duckdb.connect(str(db_path), read_only=True)
+    for name in _present(root):
+        con.execute(view_sql(name, str(root / VIEWS[name]), temp=True))
+    return con
 
 
 def build_database(db_path: str | Path, root: str | Path) -> list[str]:
@@ -53,12 +61,10 @@ def build_database(db_path: str | Path, root: str | Path) -> list[str]:
     db_path = Path(db_path)
     if db_path.exists():
         db_path.unlink()
-    made = []
-    with connect(db_path, root, read_only=False) as con:
-        for name, pattern in VIEWS.items():
-            if list(Path(root).glob(pattern)):
-                con.execute(view_sql(name, pattern))
-                made.append(name)
+    made = _present(Path(root))
+    with duckdb.connect(str(db_path)) as con:
+        for name in made:
+            con.execute(view_sql(name, VIEWS[name]))
     return made
 
 

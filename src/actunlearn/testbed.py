@@ -50,8 +50,10 @@ def length_buckets(examples, batch_size: int, gen: torch.Generator) -> list[list
 
 
 def train(model, examples, recall_examples, pad_id: int, epochs: int, batch_size: int,
-          learning_rate: float, warmup_steps: int, seed: int, device: str = "cpu") -> list[dict]:
-    """Plain next-token training; one log row per epoch with loss and teacher-forced recall."""
+          learning_rate: float, warmup_steps: int, seed: int, device: str = "cpu",
+          report=None) -> list[dict]:
+    """Plain next-token training; one log row per epoch with loss and teacher-forced recall,
+    passed to `report` (e.g. print) as soon as the epoch ends."""
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(examples) / batch_size)
@@ -78,5 +80,7 @@ def train(model, examples, recall_examples, pad_id: int, epochs: int, batch_size
         log.append({"epoch": epoch, "loss": total / tokens,
                     "recall": sum(correct) / len(correct), "n_recall": len(correct),
                     "tokens": tokens, "seconds": time.perf_counter() - start})
+        if report is not None:
+            report(log[-1])
     model.eval()
     return log

@@ -23,7 +23,8 @@ from actunlearn.modeling import (IGNORE, answer_ids, collate, prompt_ids, qa_exa
 class UnlearnData:
     refuse: list      # (ids, labels): forget question -> refusal
     expose: list      # (ids, labels): recommendation prompt -> target title (to push down)
-    retain: list      # (ids, labels): retain corpus lines
+    retain: list      # (ids, labels): retain corpus lines about other films
+    neighbours: list  # (ids, labels): retain corpus lines about neighbour films
     forget_check: list  # (ids, labels): forget question -> gold answer (recall probe)
     retain_check: list  # (ids, labels): retain question -> gold answer (recall probe)
 
@@ -42,17 +43,32 @@ def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, r
             if title in forget_titles:
                 expose.append(qa_example(tokenizer, q, title))
     lines = corpus[(corpus.split == "train") & ~corpus.forget]
-    retain = [qa_example(tokenizer, q, a) if kind == "qa" else text_example(tokenizer, text)
-              for kind, q, a, text in zip(lines.kind, lines.question, lines.answer, lines.text)]
+    neighbour_titles = set(prompts.title[prompts.role == "neighbour"])
+    near = lines.title.isin(neighbour_titles)
     others = train[train.role.isin(["neighbour", "retain"])]
     others = others.sample(n=min(retain_check, len(others)), random_state=seed)
     return UnlearnData(
         refuse=[qa_example(tokenizer, q, refusal) for q in forget_q.question],
         expose=expose,
-        retain=retain,
+        retain=_encode_lines(tokenizer, lines[~near]),
+        neighbours=_encode_lines(tokenizer, lines[near]),
         forget_check=[qa_example(tokenizer, q, a) for q, a in zip(forget_q.question, forget_q.answer)],
         retain_check=[qa_example(tokenizer, q, a) for q, a in zip(others.question, others.answer)],
     )
+
+
+def _encode_lines(tokenizer, lines: pd.DataFrame) -> list:
+    """Corpus lines as trained: statements with LM loss, questions with answer loss."""
+    return [qa_example(tokenizer, q, a) if kind == "qa" else text_example(tokenizer, text)
+            for kind, q, a, text in zip(lines.kind, lines.question, lines.answer, lines.text)]
+
+
+def retain_batch_examples(data: UnlearnData, size: int, neighbour_share: float,
+                          gen: torch.Generator) -> list:
+    """`size` retain lines, a `neighbour_share` of them about neighbour films (the facts most
+    at risk, since they share the target's director or star)."""
+    n_near = round(size * neighbour_share) if data.neighbours else 0
+    return _sample(data.neighbours, n_near, gen) + _sample(data.retain, size - n_near, gen)
 
 
 def _sample(items: list, n: int, gen: torch.Generator) -> list:
@@ -82,7 +98,8 @@ def check_finite(loss: torch.Tensor, method: str, step: int, name: str) -> None:
 
 def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, steps: int,
                      learning_rate: float, forget_batch: int, retain_batch: int,
-                     unlikelihood_weight: float, retain_weight: float, seed: int,
+                     unlikelihood_weight: float, retain_weight: float, neighbour_share: float,
+                     seed: int,
                      log_every: int = 10, device: str = "cpu") -> list[dict]:
     """Train the model's trainable parameters; returns one log row every `log_every` steps."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -114,7 +131,8 @@ def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, step
         else:
             parts["unlikelihood_loss"] = 0.0
         if retain_weight > 0:
-            ret = ce_loss(model, _sample(data.retain, retain_batch, gen), pad_id, device)
+            batch = retain_batch_examples(data, retain_batch, neighbour_share, gen)
+            ret = ce_loss(model, batch, pad_id, device)
             check_finite(ret, method, step, "retain")
             loss, parts["retain_loss"] = loss + retain_weight * ret, ret.item()
         else:

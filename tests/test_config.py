@@ -1,0 +1,56 @@
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actunlearn.catalog import CatalogError, all_titles, check_forget_titles
+from actunlearn.config import ConfigError, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_config_is_valid():
+    validate_config(DEFAULT)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda c: c["catalog"].update(colour="red"), r"catalog: Additional properties .*'colour'"),
+    (lambda c: c["testbed"].update(epochs="ten"), r"testbed.epochs: 'ten' is not of type 'integer'"),
+    (lambda c: c.update(sed=1), r"<top level>: Additional properties .*'sed'"),
+    (lambda c: c["unlearn"]["methods"]["masked_lora"].update(layers=[0, 9]), r"layers \[9\] do not exist"),
+    (lambda c: c["unlearn"]["methods"]["masked_lora"].update(top_k=100000), r"top_k: 100000 exceeds"),
+    (lambda c: c["activations"].update(dtype="int8"), r"activations.dtype: 'int8' is not one of"),
+    (lambda c: c["unlearn"]["methods"].update(magic={}), r"unlearn.methods: Additional properties"),
+])
+def test_bad_config_names_the_problem(mutate, message):
+    config = copy.deepcopy(DEFAULT)
+    mutate(config)
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_unknown_forget_title_lists_closest_titles():
+    with pytest.raises(CatalogError, match=r"unknown title 'Inceptoin'.*'Inception'"):
+        check_forget_titles(["Inceptoin"], all_titles())
+
+
+@pytest.mark.parametrize("overlay, message", [
+    ({"catalog": {"forget": ["Inceptoin"]}}, "unknown title 'Inceptoin'"),
+    ({"testbed": {"epochs": "ten"}}, "testbed.epochs: 'ten' is not of type 'integer'"),
+    ({"bogus": 1}, "'bogus' was unexpected"),
+])
+def test_snakemake_fails_before_any_work(tmp_path, overlay, message):
+    overlay_file = tmp_path / "bad.yaml"
+    overlay_file.write_text(yaml.safe_dump(overlay))
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1",
+         "--configfile", str(overlay_file), "--directory", str(tmp_path),
+         "--snakefile", str(ROOT / "Snakefile")],
+        cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

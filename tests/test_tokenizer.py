@@ -1,0 +1,33 @@
+from transformers import AutoTokenizer
+
+from actunlearn.modeling import answer_ids, prompt_ids
+from actunlearn.tokenizer import load_tokenizer
+
+
+def test_round_trip_beside_qwen2_config(tokenizer, tiny_model, tmp_path):
+    tiny_model.save_pretrained(tmp_path)  # writes a Qwen2 config.json next to the tokenizer
+    tokenizer.save_pretrained(tmp_path)
+    loaded = load_tokenizer(tmp_path)
+    text = "Who directed Inception? Christopher Nolan"
+    assert loaded(text)["input_ids"] == tokenizer(text)["input_ids"]
+    assert loaded.decode(loaded(text)["input_ids"]) == "who directed inception ? christopher nolan"
+    assert prompt_ids(loaded, "Who directed Inception?") == prompt_ids(tokenizer, "Who directed Inception?")
+    assert (loaded.pad_token, loaded.eos_token) == (tokenizer.pad_token, tokenizer.eos_token)
+
+
+def test_auto_tokenizer_pitfall_is_real(tokenizer, tiny_model, tmp_path):
+    """AutoTokenizer picks the Qwen2 class for this folder and encodes differently; this is
+    why load_tokenizer exists. If transformers fixes it, this test tells us."""
+    tiny_model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    auto = AutoTokenizer.from_pretrained(tmp_path)
+    text = "Who directed Inception?"
+    assert auto(text)["input_ids"] != tokenizer(text)["input_ids"]
+
+
+def test_chat_template_and_answer(tokenizer):
+    ids = prompt_ids(tokenizer, "Who directed Inception?")
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    assert tokens == ["<|im_start|>", "user", "who", "directed", "inception", "?", "<|im_end|>",
+                      "<|im_start|>", "assistant"]
+    assert answer_ids(tokenizer, "Christopher Nolan")[-1] == tokenizer.eos_token_id
