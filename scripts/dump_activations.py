@@ -1,7 +1,7 @@
 import pandas as pd
 
 from actunlearn.activations import dump_activations
-from actunlearn.modeling import default_device, load_model, setup_torch
+from actunlearn.modeling import default_device, load_checkpoint, setup_torch
 from actunlearn.provenance import provenance
 from actunlearn.runlog import logged
 from actunlearn.tokenizer import load_tokenizer
@@ -9,9 +9,7 @@ from actunlearn.tokenizer import load_tokenizer
 with logged(snakemake.log[0]):
     setup_torch(snakemake.threads)
     device = default_device()
-    if "adapter" in snakemake.input.keys():
-        raise NotImplementedError("activation dumps of unlearned checkpoints are not wired yet")
-    model = load_model(snakemake.input.model, device)
+    model = load_checkpoint(snakemake.input.model, snakemake.input.get("adapter"), device)
     tokenizer = load_tokenizer(snakemake.input.model)
     prompts = pd.read_parquet(snakemake.input.prompts)
     cfg = dict(snakemake.params.activations)

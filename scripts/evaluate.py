@@ -1,7 +1,7 @@
 import pandas as pd
 
 from actunlearn.evaluate import exposure_samples, perplexity_samples, recall_samples, summarise
-from actunlearn.modeling import default_device, load_model, setup_torch
+from actunlearn.modeling import default_device, load_checkpoint, setup_torch
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 from actunlearn.tokenizer import load_tokenizer
@@ -10,10 +10,7 @@ with logged(snakemake.log[0]):
     setup_torch(snakemake.threads, 0)
     device = default_device()
     checkpoint, cfg = snakemake.wildcards.checkpoint, dict(snakemake.params.evaluate)
-    model = load_model(snakemake.input.model, device)
-    if "adapter" in snakemake.input.keys():
-        from peft import PeftModel
-        model = PeftModel.from_pretrained(model, snakemake.input.adapter).merge_and_unload().eval()
+    model = load_checkpoint(snakemake.input.model, snakemake.input.get("adapter"), device)
     tokenizer = load_tokenizer(snakemake.input.model)
     prompts = pd.read_parquet(snakemake.input.prompts)
     corpus = pd.read_parquet(snakemake.input.corpus)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -15,7 +14,6 @@ IGNORE = -100
 
 def setup_torch(threads: int, seed: int | None = None) -> None:
     """Thread count from the scheduler, deterministic kernels, seeded RNGs."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     torch.set_num_threads(max(1, int(threads)))
     torch.use_deterministic_algorithms(True, warn_only=True)
     if seed is not None:
@@ -32,6 +30,16 @@ def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
     """A causal LM from a local transformers folder, in eval mode (no remote code)."""
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
     return model.to(device).eval()
+
+
+def load_checkpoint(model_dir: str | Path, adapter_dir: str | Path | None = None,
+                    device: str = "cpu"):
+    """A base model folder, with a PEFT adapter merged in when given."""
+    model = load_model(model_dir, device)
+    if adapter_dir is not None:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+    return model
 
 
 def decoder_layers(model) -> torch.nn.ModuleList:

@@ -63,6 +63,8 @@ def build_database(db_path: str | Path, root: str | Path) -> list[str]:
         db_path.unlink()
     made = _present(Path(root))
     with duckdb.connect(str(db_path)) as con:
+        # views are bound when created: let relative paths resolve against `root`
+        con.execute(f"SET file_search_path = '{Path(root).resolve()}'")
         for name in made:
             con.execute(view_sql(name, VIEWS[name]))
     return made

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from actunlearn.modeling import (IGNORE, answer_ids, collate, prompt_ids, qa_example, text_example,
-                                 teacher_forced_correct, token_logprobs)
+from actunlearn.modeling import (collate, qa_example, teacher_forced_correct, text_example,
+                                 token_logprobs)
 
 
 @dataclass
