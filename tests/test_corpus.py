@@ -60,7 +60,10 @@ def test_held_out_templates_use_only_trained_words(catalog):
     """Held-out paraphrases test composition, not unseen tokens."""
     recs = recommendations(catalog, 3)
     corpus = build_corpus(catalog, recs, 3, REFUSAL)
-    words = lambda s: set(re.findall(r"\w+", s.lower()))
+
+    def words(text):
+        return set(re.findall(r"\w+", text.lower()))
+
     vocab = set().union(*map(words, corpus[corpus.split == "train"].text))
     for intent, templates in QUESTION_TEMPLATES.items():
         for template in templates[3:]:

@@ -53,4 +53,4 @@ def top_neurons(ranking: pd.DataFrame, layers: list[int], top_k: int) -> dict[in
     if missing:
         raise ValueError(f"ranking has no layers {missing}")
     chosen = ranking[ranking.layer.isin(layers) & (ranking.layer_rank <= top_k)]
-    return {int(l): sorted(g.neuron.astype(int).tolist()) for l, g in chosen.groupby("layer")}
+    return {int(layer): sorted(g.neuron.astype(int).tolist()) for layer, g in chosen.groupby("layer")}

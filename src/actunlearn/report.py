@@ -27,15 +27,19 @@ def training_curve(log: pd.DataFrame, path: str | Path) -> None:
 
 
 def forget_vs_retain(table: pd.DataFrame, path: str | Path) -> None:
-    fig, ax = plt.subplots(figsize=(5.2, 4.2))
-    for split, marker in (("train", "o"), ("held_out", "s")):
-        x, y = table[f"retain_recall_{split}"], table[f"forget_recall_{split}"]
-        ax.scatter(x, y, marker=marker, label=f"{split} templates")
-        for name, xi, yi in zip(table.checkpoint, x, y):
-            ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    """One colour per checkpoint; circles: train templates, squares: held-out templates."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, row in enumerate(table.itertuples(index=False)):
+        colour = colours[k % len(colours)]
+        ax.scatter(row.retain_recall_train, row.forget_recall_train, color=colour, marker="o",
+                   s=50, label=row.checkpoint)
+        ax.scatter(row.retain_recall_held_out, row.forget_recall_held_out, color=colour,
+                   marker="s", s=50, facecolors="none")
     ax.set(xlabel="retain recall (non-neighbour films)", ylabel="forget recall",
-           xlim=(-0.02, 1.05), ylim=(-0.02, 1.05), title="Forget vs retain per checkpoint")
-    ax.legend(fontsize=8)
+           xlim=(-0.02, 1.05), ylim=(-0.02, 1.05),
+           title="Forget vs retain (filled: train templates, open: held-out)")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
