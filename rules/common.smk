@@ -60,9 +60,16 @@ def unlearn_logs():
     return expand("results/unlearn/{checkpoint}/log.parquet", checkpoint=unlearned_checkpoints())
 
 
+def token_activation_outputs():
+    """Token-level dumps are optional (activations.token_level)."""
+    if not config["activations"]["token_level"]:
+        return []
+    return ["results/activations/base_tokens"]
+
+
 def final_outputs():
     return [
         "results/report/report.html",
         "results/activations/base.parquet",
         "results/actunlearn.duckdb",
-    ] + expand("results/tables/{table}.csv", table=SQL_TABLES)
+    ] + expand("results/tables/{table}.csv", table=SQL_TABLES) + token_activation_outputs()
