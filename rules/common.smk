@@ -56,6 +56,19 @@ def eval_summaries():
     return expand("results/eval/{checkpoint}/summary.parquet", checkpoint=all_checkpoints())
 
 
+def probing_outputs():
+    return (
+        expand("results/probing/instability/{checkpoint}.parquet", checkpoint=all_checkpoints())
+        + expand("results/probing/shift/{checkpoint}.parquet", checkpoint=unlearned_checkpoints())
+        + expand("results/probing/shift/{checkpoint}_pca.parquet", checkpoint=unlearned_checkpoints())
+        + [
+            "results/probing/activation_overlap.parquet",
+            "results/probing/semantic_similarity.parquet",
+            "results/probing/neuron_agreement.parquet",
+        ]
+    )
+
+
 def unlearn_logs():
     return expand("results/unlearn/{checkpoint}/log.parquet", checkpoint=unlearned_checkpoints())
 

@@ -4,6 +4,7 @@ rule score_neurons:
         prompts=rules.build_corpus.output.prompts,
     output:
         scores="results/neurons/scores.parquet",
+        gradient_norms="results/neurons/gradient_norms.parquet",
     params:
         neurons=config["neurons"],
         seed=config["seed"],
@@ -25,8 +26,10 @@ rule score_neurons:
 rule rank_neurons:
     input:
         scores=rules.score_neurons.output.scores,
+        contrast="results/neurons/contrast.parquet",
     output:
         ranking="results/neurons/ranking.parquet",
+        layers="results/neurons/layers.parquet",
     params:
         ranking=config["ranking"],
     log:

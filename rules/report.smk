@@ -5,6 +5,7 @@ rule build_tables:
         training_logs=expand("results/models/{variant}_training.parquet", variant=MODEL_VARIANTS),
         ranking=rules.rank_neurons.output.ranking,
         activations="results/activations/base.parquet",
+        probing=probing_outputs(),
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
         database="results/actunlearn.duckdb",
@@ -46,6 +47,41 @@ rule build_report:
         unlearning_curve=report(
             "results/report/unlearning_curve.png",
             caption="../report/unlearning_curve.rst",
+            category="Figures",
+        ),
+        instability=report(
+            "results/report/instability.png",
+            caption="../report/instability.rst",
+            category="Figures",
+        ),
+        activation_overlap=report(
+            "results/report/activation_overlap.png",
+            caption="../report/activation_overlap.rst",
+            category="Figures",
+        ),
+        semantic_similarity=report(
+            "results/report/semantic_similarity.png",
+            caption="../report/semantic_similarity.rst",
+            category="Figures",
+        ),
+        gradient_norms=report(
+            "results/report/gradient_norms.png",
+            caption="../report/gradient_norms.rst",
+            category="Figures",
+        ),
+        neuron_agreement=report(
+            "results/report/neuron_agreement.png",
+            caption="../report/neuron_agreement.rst",
+            category="Figures",
+        ),
+        contrast=report(
+            "results/report/contrast.png",
+            caption="../report/contrast.rst",
+            category="Figures",
+        ),
+        activation_shift=report(
+            "results/report/activation_shift.png",
+            caption="../report/activation_shift.rst",
             category="Figures",
         ),
     params:

@@ -6,30 +6,69 @@ from actunlearn import report
 from actunlearn.runlog import logged
 from actunlearn.tables import connect
 
+QUERIES = {
+    "training": "SELECT * FROM training_log ORDER BY model, epoch",
+    "unlearning": "SELECT * FROM unlearn_log ORDER BY checkpoint, step",
+    "instability": "SELECT * FROM instability",
+    "overlap": "SELECT * FROM activation_overlap ORDER BY representation, layer",
+    "pairs": "SELECT * FROM activation_overlap_pairs",
+    "semantic": "SELECT * FROM semantic_similarity ORDER BY representation, layer",
+    "gradients": "SELECT * FROM gradient_norms ORDER BY layer",
+    "agreement": "SELECT * FROM neuron_agreement ORDER BY side, layer",
+    "contrast": "SELECT * FROM neuron_contrast",
+    "shift": "SELECT * FROM activation_shift ORDER BY checkpoint, layer",
+    "pca": "SELECT * FROM activation_pca",
+}
+
 with logged(snakemake.log[0]):
     tables = {Path(p).stem: pd.read_csv(p) for p in snakemake.input.csv}
     with connect(snakemake.input.database, Path.cwd()) as con:
-        training = con.execute("SELECT * FROM training_log ORDER BY model, epoch").df()
-        unlearning = con.execute("SELECT * FROM unlearn_log ORDER BY checkpoint, step").df()
+        data = {name: con.execute(sql).df() for name, sql in QUERIES.items()}
     out = snakemake.output
-    report.training_curve(training, out.training_curve)
+    report.training_curve(data["training"], out.training_curve)
     report.forget_vs_retain(tables["method_comparison"], out.forget_vs_retain)
-    report.unlearning_curve(unlearning, out.unlearning_curve)
+    report.unlearning_curve(data["unlearning"], out.unlearning_curve)
+    report.instability_figure(data["instability"], out.instability)
+    report.overlap_figure(data["overlap"], data["pairs"], out.activation_overlap)
+    report.by_layer_figure(data["semantic"], "spearman", "representation", out.semantic_similarity,
+                           "Spearman rho", "Semantic vs activation similarity")
+    report.gradient_figure(data["gradients"], out.gradient_norms)
+    report.by_layer_figure(data["agreement"], "spearman", "side", out.neuron_agreement,
+                           "Spearman rho (saliency vs Fisher)", "Agreement of neuron scores")
+    report.contrast_figure(data["contrast"], out.contrast)
+    report.shift_figure(data["shift"], data["pca"], out.activation_shift)
+
+    def section(heading, text, table=None, figure=None):
+        body = (report.image(figure, heading) if figure else "") + \
+            (report.table(tables[table]) if table else "")
+        return heading, text, body
+
     forget = ", ".join(snakemake.params.forget)
     report.write_html(out.html, f"actunlearn study: forgetting {forget}", (
         "Base: the testbed trained on the full corpus. retain_ref: trained without any line that "
         "mentions a forget target (the gold standard). Other rows: unlearned checkpoints "
         "(method_seedN). Held-out templates were never seen in training or unlearning."), [
-        ("Method comparison", "Greedy recall by film role and template split; exposure = the "
-         "forget target's probability and rank among all catalog titles where it used to be "
-         "recommended; perplexity on held-out statements about retain films.",
-         report.table(tables["method_comparison"])),
-        ("Forget vs retain", "", report.image(out.forget_vs_retain, "forget vs retain")),
-        ("Recommendation exposure by template split", "", report.table(tables["exposure"])),
-        ("Testbed training", "", report.image(out.training_curve, "training curve")
-         + report.table(tables["training"])),
-        ("Unlearning runs", "", report.image(out.unlearning_curve, "unlearning curve")
-         + report.table(tables["unlearning"])),
-        ("Top-ranked neurons", "Per-layer normalised forget score minus retain score.",
-         report.table(tables["top_neurons"])),
+        section("Method comparison", "Greedy recall by film role and template split; exposure = "
+                "the forget target's probability and rank among all catalog titles where it used "
+                "to be recommended; perplexity on held-out statements about retain films.",
+                "method_comparison"),
+        section("Forget vs retain", "", figure=out.forget_vs_retain),
+        section("Recommendation exposure by template split", "", "exposure"),
+        section("Testbed training", "", "training", out.training_curve),
+        section("Unlearning runs", "", "unlearning", out.unlearning_curve),
+        section("Prompt-perturbation instability", "Paraphrase families: every template of one "
+                "(film, intent) question.", "instability", out.instability),
+        section("Activation overlap", "Pooled activations of paraphrases vs other prompts.",
+                "activation_overlap", out.activation_overlap),
+        section("Semantic vs activation similarity", "Prompt-text embeddings from "
+                "all-MiniLM-L6-v2.", "semantic_similarity", out.semantic_similarity),
+        section("Gradient sensitivity", "Objective: log-likelihood of the gold answers.",
+                "gradient_norms", out.gradient_norms),
+        section("Saliency vs Fisher agreement", "Undefined correlations carry a note.",
+                "neuron_agreement", out.neuron_agreement),
+        section("Contrastive activation difference", "", figure=out.contrast),
+        section("Neuron ranking and layer selection", "Top-ranked neurons and the layers "
+                "unlearning uses.", "top_neurons"),
+        section("Layer selection", "", "layer_selection"),
+        section("Activation shift after unlearning", "", "activation_shift", out.activation_shift),
     ])

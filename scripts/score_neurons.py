@@ -20,7 +20,9 @@ with logged(snakemake.log[0]):
     def encode(df):
         return [qa_example(tokenizer, q, a) for q, a in zip(df.question, df.answer)]
 
-    scores = neuron_scores(model, encode(forget), encode(retain), tokenizer.pad_token_id,
-                           cfg["batch_size"], device)
+    scores, grads = neuron_scores(model, encode(forget), encode(retain), tokenizer.pad_token_id,
+                                  cfg["batch_size"], device)
     print(f"forget prompts: {len(forget)}, retain prompts: {len(retain)}")
-    write_parquet(scores, snakemake.output.scores, provenance({"neurons": cfg}, seed, device))
+    prov = provenance({"neurons": cfg}, seed, device)
+    write_parquet(scores, snakemake.output.scores, prov)
+    write_parquet(grads, snakemake.output.gradient_norms, prov)

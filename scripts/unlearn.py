@@ -23,8 +23,14 @@ with logged(snakemake.log[0]):
     data = build_unlearn_data(tokenizer, pd.read_parquet(snakemake.input.prompts),
                               pd.read_parquet(snakemake.input.corpus), snakemake.params.refusal,
                               seed=seed)
-    layers = list(range(model.config.num_hidden_layers)) if cfg["layers"] == "all" else cfg["layers"]
-    masks = top_neurons(pd.read_parquet(snakemake.input.ranking), layers, cfg["top_k"])
+    ranking = pd.read_parquet(snakemake.input.ranking)
+    if cfg["layers"] == "all":
+        layers = list(range(model.config.num_hidden_layers))
+    elif cfg["layers"] == "ranked":
+        layers = sorted(set(ranking.layer[ranking.selected_layer]))
+    else:
+        layers = cfg["layers"]
+    masks = top_neurons(ranking, layers, cfg["top_k"])
     peft_model = attach_masked_lora(model, masks, cfg["rank"], cfg["alpha"], seed)
     log = train_unlearning(
         peft_model, data, tokenizer.pad_token_id, method=method, steps=cfg["steps"],

@@ -25,6 +25,11 @@ def test_default_config_is_valid():
     (lambda c: c["unlearn"]["methods"]["masked_lora"].update(top_k=100000), r"top_k: 100000 exceeds"),
     (lambda c: c["activations"].update(dtype="int8"), r"activations.dtype: 'int8' is not one of"),
     (lambda c: c["unlearn"]["methods"].update(magic={}), r"unlearn.methods: Additional properties"),
+    (lambda c: c["ranking"].update(scores=["magic"]), r"ranking.scores.0: 'magic' is not one of"),
+    (lambda c: c["ranking"]["layers"].update(select="explicit", explicit=[]),
+     r"ranking.layers.explicit: empty"),
+    (lambda c: c["ranking"]["layers"].update(select="explicit", explicit=[7]),
+     r"ranking.layers.explicit: layers \[7\] do not exist"),
 ])
 def test_bad_config_names_the_problem(mutate, message):
     config = copy.deepcopy(DEFAULT)

@@ -70,7 +70,7 @@ def test_artifacts_carry_provenance_and_report_exists(study):
     unlearn_prov = read_provenance(study / "results/unlearn/masked_lora_seed0/log.parquet")
     assert unlearn_prov["seed"] == 0 and unlearn_prov["params"]["top_k"] == 32
     html = (study / "results/report/report.html").read_text()
-    assert "Method comparison" in html and html.count("data:image/png;base64") >= 3
+    assert "Method comparison" in html and html.count("data:image/png;base64") >= 10
     adapter = study / "results/unlearn/masked_lora_seed0/adapter"
     assert (adapter / "adapter_model.safetensors").exists()
 
@@ -102,4 +102,40 @@ def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path
     overlay = tmp_path / "steps.yaml"
     overlay.write_text(yaml.safe_dump({"unlearn": {"methods": {"masked_lora": {"steps": 81}}}}))
     counts = _job_counts(_snakemake(study, "-n", "--configfile", TINY, str(overlay)))
-    assert counts == {"unlearn": 1, "evaluate": 1, "build_tables": 1, "build_report": 1, "all": 1}
+    assert counts == {"unlearn": 1, "evaluate": 1, "instability": 1, "dump_activations": 1,
+                      "activation_shift": 1, "build_tables": 1, "build_report": 1, "all": 1}
+
+
+def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
+    overlay = tmp_path / "ranking.yaml"
+    overlay.write_text(yaml.safe_dump({"ranking": {"scores": ["saliency", "contrast"]}}))
+    out = _snakemake(study, "-n", "--configfile", TINY, str(overlay))
+    counts = _job_counts(out)
+    assert counts["rank_neurons"] == 1 and counts["unlearn"] == 1
+    for upstream in ("train_testbed", "score_neurons", "contrast_neurons", "activation_overlap"):
+        assert upstream not in counts
+    # only the unlearned checkpoint's activations are dumped again, never the base model's
+    assert counts["dump_activations"] == 1
+    assert "output: results/activations/base.parquet" not in out
+
+
+def test_all_probing_artifacts_and_figures_exist(study):
+    for path in ["results/probing/activation_overlap.parquet",
+                 "results/probing/activation_overlap_pairs.parquet",
+                 "results/probing/semantic_similarity.parquet",
+                 "results/probing/neuron_agreement.parquet",
+                 "results/probing/instability/base.parquet",
+                 "results/probing/shift/masked_lora_seed0.parquet",
+                 "results/neurons/contrast.parquet", "results/neurons/gradient_norms.parquet",
+                 "results/neurons/layers.parquet"]:
+        assert (study / path).exists(), path
+    html = (study / "results/report/report.html").read_text()
+    for heading in ("Prompt-perturbation instability", "Activation overlap",
+                    "Semantic vs activation similarity", "Gradient sensitivity",
+                    "Saliency vs Fisher agreement", "Contrastive activation difference",
+                    "Activation shift after unlearning"):
+        assert heading in html
+    shift = pd.read_parquet(study / "results/probing/shift/masked_lora_seed0.parquet")
+    last = shift[(shift.representation == "resid_last") & (shift.split == "train")]
+    by_role = last.groupby("role").cosine_distance.mean()
+    assert by_role["forget"] > by_role["retain"], "unlearning moves forget activations most"

@@ -33,15 +33,28 @@ def validate_config(config: dict, schema: dict | None = None) -> None:
     _check_layers(config)
 
 
+def _missing_layers(key: str, layers, n_layers: int) -> None:
+    bad = [i for i in layers if i >= n_layers]
+    if bad:
+        raise ConfigError(f"invalid configuration:\n  - {key}: layers {bad} do not exist "
+                          f"(the model has {n_layers} layers)")
+
+
 def _check_layers(config: dict) -> None:
     n_layers = config["testbed"]["num_layers"]
+    rule = config["ranking"]["layers"]
+    if rule["select"] == "explicit":
+        if not rule["explicit"]:
+            raise ConfigError("invalid configuration:\n  - ranking.layers.explicit: empty, but "
+                              "ranking.layers.select is 'explicit'")
+        _missing_layers("ranking.layers.explicit", rule["explicit"], n_layers)
+    if rule["select"] == "top" and rule["top"] > n_layers:
+        raise ConfigError(f"invalid configuration:\n  - ranking.layers.top: {rule['top']} > the "
+                          f"model's {n_layers} layers")
     for method, settings in config["unlearn"]["methods"].items():
         layers = settings.get("layers", "all")
-        if layers != "all":
-            bad = [i for i in layers if i >= n_layers]
-            if bad:
-                raise ConfigError(f"invalid configuration:\n  - unlearn.methods.{method}.layers: "
-                                  f"layers {bad} do not exist (the model has {n_layers} layers)")
+        if layers not in ("all", "ranked"):
+            _missing_layers(f"unlearn.methods.{method}.layers", layers, n_layers)
         if settings.get("top_k", 0) > config["testbed"]["intermediate_size"]:
             raise ConfigError(f"invalid configuration:\n  - unlearn.methods.{method}.top_k: "
                               f"{settings['top_k']} exceeds the {config['testbed']['intermediate_size']} "

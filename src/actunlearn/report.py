@@ -58,6 +58,102 @@ def unlearning_curve(log: pd.DataFrame, path: str | Path) -> None:
     plt.close(fig)
 
 
+def _save(fig, path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def instability_figure(table: pd.DataFrame, path: str | Path) -> None:
+    """Per checkpoint and role: mean JS divergence and greedy agreement across paraphrases."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
+    means = table.groupby(["role", "checkpoint"])[["js_mean", "greedy_agreement"]].mean()
+    means.js_mean.unstack().plot.bar(ax=ax1, rot=0)
+    means.greedy_agreement.unstack().plot.bar(ax=ax2, rot=0, legend=False)
+    ax1.set(ylabel="JS divergence (bits)", title="Paraphrase instability: answer distributions")
+    ax2.set(ylabel="share of pairs", ylim=(0, 1.02), title="Greedy answer agreement")
+    ax1.legend(fontsize=7)
+    _save(fig, path)
+
+
+def overlap_figure(summary: pd.DataFrame, pairs: pd.DataFrame, path: str | Path) -> None:
+    """Left: within- vs across-family cosine by layer. Right: layer x prompt-pair heatmap for the
+    forget target's prompts (residual stream, mean-pooled)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), width_ratios=[1, 1.6])
+    for rep, g in summary.groupby("representation"):
+        line, = ax1.plot(g.layer, g.within_family, marker="o", label=f"{rep} within")
+        ax1.plot(g.layer, g.across_family, marker="x", linestyle="--", color=line.get_color(),
+                 label=f"{rep} across")
+    ax1.set(xlabel="layer", ylabel="mean cosine", title="Activation overlap of paraphrases")
+    ax1.legend(fontsize=6, ncol=2)
+    sel = pairs[pairs.representation == "resid_mean"]
+    order = (sel[sel.layer == sel.layer.min()]
+             .sort_values(["same_family", "prompt_a", "prompt_b"], ascending=[False, True, True]))
+    columns = list(zip(order.prompt_a, order.prompt_b))
+    grid = sel.pivot_table(index="layer", columns=["prompt_a", "prompt_b"], values="cosine")
+    grid = grid[columns]
+    im = ax2.imshow(grid.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                    interpolation="nearest")
+    n_same = int(order.same_family.sum())
+    ax2.axvline(n_same - 0.5, color="white", linewidth=1)
+    ax2.set(xlabel=f"prompt pairs of the forget target (left of line: same family, {n_same})",
+            ylabel="layer", title="Cosine per layer and prompt pair", xticks=[],
+            yticks=range(len(grid.index)), yticklabels=[str(v) for v in grid.index])
+    fig.colorbar(im, ax=ax2)
+    _save(fig, path)
+
+
+def by_layer_figure(table: pd.DataFrame, y: str, hue: str, path: str | Path, ylabel: str,
+                    title: str) -> None:
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    for key, g in table.groupby(hue):
+        ax.plot(g.layer, g[y], marker="o", label=str(key))
+    ax.set(xlabel="layer", ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def gradient_figure(table: pd.DataFrame, path: str | Path) -> None:
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    ax.plot(table.layer, table.grad_norm_forget, marker="o", label="forget prompts")
+    ax.plot(table.layer, table.grad_norm_retain, marker="o", label="retain prompts")
+    ax.set(xlabel="layer (-1 = input embeddings)", ylabel="mean gradient norm",
+           title="Gradient sensitivity of the answer log-likelihood")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def contrast_figure(table: pd.DataFrame, path: str | Path) -> None:
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    for layer, g in table.groupby("layer"):
+        ax.hist(g.contrast_z.dropna().astype(float), bins=40, histtype="step", label=f"layer {layer}")
+    ax.set(xlabel="standardised forget - retain activation (z)", ylabel="neurons",
+           title="Contrastive activation difference", yscale="log")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def shift_figure(shift: pd.DataFrame, pca: pd.DataFrame, path: str | Path) -> None:
+    """Left: cosine distance of last-token residuals, base vs unlearned, by layer and role.
+    Right: 2-D PCA (fitted on base) of base and unlearned points, first checkpoint."""
+    checkpoint = sorted(shift.checkpoint.unique())[0]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    sel = shift[(shift.checkpoint == checkpoint) & (shift.representation == "resid_last")]
+    for (role, split), g in sel.groupby(["role", "split"]):
+        ax1.plot(g.layer, g.cosine_distance, marker="o" if split == "train" else "s",
+                 linestyle="-" if split == "train" else "--", label=f"{role} ({split})")
+    ax1.set(xlabel="layer", ylabel="mean cosine distance", yscale="log",
+            title=f"Activation shift after unlearning ({checkpoint})")
+    ax1.legend(fontsize=6)
+    p = pca[pca.checkpoint == checkpoint]
+    for (role, model), g in p.groupby(["role", "model"]):
+        ax2.scatter(g.pc1, g.pc2, s=10, alpha=0.7, marker="o" if model == "base" else "x",
+                    label=f"{role}, {model}")
+    ax2.set(xlabel="PC1", ylabel="PC2", title=f"PCA of layer {int(p.layer.iloc[0])} (last token)")
+    ax2.legend(fontsize=6)
+    _save(fig, path)
+
+
 def image(path: str | Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'

@@ -1,0 +1,11 @@
+import pandas as pd
+
+from actunlearn.probing import contrastive_difference
+from actunlearn.provenance import provenance, write_parquet
+from actunlearn.runlog import logged
+
+with logged(snakemake.log[0]):
+    table = contrastive_difference(snakemake.input.activations,
+                                   pd.read_parquet(snakemake.input.prompts))
+    print(f"{int(table.contrast_z.isna().sum())} neurons with undefined contrast")
+    write_parquet(table, snakemake.output.contrast, provenance({"analysis": "contrast"}))
