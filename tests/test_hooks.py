@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from actunlearn.hooks import capture
@@ -74,3 +75,21 @@ def test_gradients_match_autograd(tiny_model, tokenizer):
     torch.testing.assert_close(cap.mlp[1].grad, expected[0])
     torch.testing.assert_close(cap.resid[0].grad, expected[1])
     assert cap.embeddings.grad is not None
+
+
+def test_reduce_records_reduced_tensors_on_the_fly(tiny_model, tokenizer):
+    ids, mask = _inputs(tokenizer)
+    with torch.no_grad(), capture(tiny_model) as full:
+        expected = tiny_model(input_ids=ids, attention_mask=mask).logits
+    before = _all_hooks(tiny_model)
+    with torch.no_grad(), capture(tiny_model, mlp_out=True, reduce=lambda x: x.sum(1)) as red:
+        out = tiny_model(input_ids=ids, attention_mask=mask).logits
+    assert _all_hooks(tiny_model) == before
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)  # the model's tensors are untouched
+    for i in range(len(decoder_layers(tiny_model))):
+        torch.testing.assert_close(red.resid[i], full.resid[i].sum(1), rtol=0, atol=0)
+        torch.testing.assert_close(red.mlp[i], full.mlp[i].sum(1), rtol=0, atol=0)
+        assert red.mlp_out[i].shape == (ids.shape[0], tiny_model.config.hidden_size)
+    with pytest.raises(ValueError, match="grad=True"), capture(tiny_model, grad=True, reduce=lambda x: x):
+        pass
+    assert _all_hooks(tiny_model) == before

@@ -4,12 +4,17 @@ Recorded per decoder layer i:
 - resid[i]: the residual stream after block i (the block's output hidden state);
 - mlp[i]:   the MLP neurons, i.e. the input of `layers.i.mlp.down_proj` (act(gate) * up);
 - mlp_out[i]: the output of `layers.i.mlp.down_proj` (needed for per-neuron Fisher).
+
+With `reduce`, what is recorded is `reduce(tensor)` computed inside the hook (e.g. pooling over
+tokens), so the full activations of every layer are not kept alive until the pass ends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -18,9 +23,10 @@ from actunlearn.modeling import decoder_layers
 
 @dataclass
 class Capture:
-    resid: dict[int, torch.Tensor] = field(default_factory=dict)
-    mlp: dict[int, torch.Tensor] = field(default_factory=dict)
-    mlp_out: dict[int, torch.Tensor] = field(default_factory=dict)
+    """Recorded tensors by layer (or whatever `reduce` returned for them)."""
+    resid: dict[int, Any] = field(default_factory=dict)
+    mlp: dict[int, Any] = field(default_factory=dict)
+    mlp_out: dict[int, Any] = field(default_factory=dict)
     embeddings: torch.Tensor | None = None
 
 
@@ -29,7 +35,9 @@ def _first(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
-def _keep(tensor: torch.Tensor, grad: bool) -> torch.Tensor:
+def _keep(tensor: torch.Tensor, grad: bool, reduce=None):
+    if reduce is not None:
+        return reduce(tensor.detach())
     if grad:
         if not tensor.requires_grad:
             raise RuntimeError("gradient capture needs a graph: run inside capture(..., grad=True)")
@@ -40,29 +48,35 @@ def _keep(tensor: torch.Tensor, grad: bool) -> torch.Tensor:
 
 @contextmanager
 def capture(model, layers: list[int] | None = None, resid: bool = True, mlp: bool = True,
-            mlp_out: bool = False, grad: bool = False):
+            mlp_out: bool = False, grad: bool = False,
+            reduce: Callable[[torch.Tensor], Any] | None = None):
     """Record activations of the chosen layers during forward passes inside the block.
 
     With grad=True the input embeddings are made to require grad (parameters may stay frozen), so
     every recorded tensor gets a `.grad` after backward().
+
+    With `reduce`, each hook records `reduce(tensor)` instead of the tensor (computed on the fly;
+    `reduce` must not modify its argument, which the model still uses). Not with grad=True.
     """
+    if grad and reduce is not None:
+        raise ValueError("capture(reduce=...) records no graph tensors: not with grad=True")
     blocks = decoder_layers(model)
     layers = list(range(len(blocks))) if layers is None else list(layers)
     store, handles = Capture(), []
 
     def on_resid(i):
         def hook(module, args, output):
-            store.resid[i] = _keep(_first(output), grad)
+            store.resid[i] = _keep(_first(output), grad, reduce)
         return hook
 
     def on_mlp_in(i):
         def hook(module, args):
-            store.mlp[i] = _keep(args[0], grad)
+            store.mlp[i] = _keep(args[0], grad, reduce)
         return hook
 
     def on_mlp_out(i):
         def hook(module, args, output):
-            store.mlp_out[i] = _keep(output, grad)
+            store.mlp_out[i] = _keep(output, grad, reduce)
         return hook
 
     def on_embed(module, args, output):

@@ -1,0 +1,20 @@
+import pandas as pd
+
+from actunlearn.activations import dump_token_activations
+from actunlearn.modeling import default_device, load_checkpoint, setup_torch
+from actunlearn.provenance import provenance
+from actunlearn.runlog import logged
+from actunlearn.tokenizer import load_tokenizer
+
+with logged(snakemake.log[0]):
+    setup_torch(snakemake.threads)
+    device = default_device()
+    model = load_checkpoint(snakemake.input.model, snakemake.input.get("adapter"), device)
+    tokenizer = load_tokenizer(snakemake.input.model)
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    cfg = dict(snakemake.params.activations)
+    prov = provenance({"activations": cfg, "checkpoint": snakemake.wildcards.checkpoint}, None, device)
+    n = dump_token_activations(model, tokenizer, prompts, snakemake.output.activations, cfg["dtype"],
+                               prov, cfg["shard_rows"], snakemake.params.batch_size, device)
+    print(f"{n} rows ({len(prompts)} prompts x {model.config.num_hidden_layers} layers x tokens), "
+          f"shards of at most {cfg['shard_rows']} rows")
