@@ -2,7 +2,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from actunlearn.activations import activation_schema
