@@ -26,7 +26,7 @@ wildcard_constraints:
 
 
 def unlearned_checkpoints():
-    return [f"{m}_seed{s}" for m in config["unlearn"]["methods"] for s in config["unlearn"]["seeds"]]
+    return [f"{m}_seed{s}" for m in config["unlearn"]["run"] for s in config["unlearn"]["seeds"]]
 
 
 def all_checkpoints():
@@ -40,12 +40,13 @@ def parse_checkpoint(checkpoint):
 
 
 def checkpoint_model(wildcards):
-    """The model folder (and adapter folder, for unlearned checkpoints) to evaluate."""
+    """The base model folder, and for unlearned checkpoints the checkpoint folder (a PEFT adapter
+    or a full model)."""
     if wildcards.checkpoint in MODEL_VARIANTS:
         return {"model": f"results/models/{wildcards.checkpoint}"}
     method, seed = parse_checkpoint(wildcards.checkpoint)
     return {"model": "results/models/base",
-            "adapter": f"results/unlearn/{method}_seed{seed}/adapter"}
+            "checkpoint": f"results/unlearn/{method}_seed{seed}/checkpoint"}
 
 
 def method_params(wildcards):

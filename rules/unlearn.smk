@@ -5,7 +5,7 @@ rule unlearn:
         corpus=rules.build_corpus.output.corpus,
         prompts=rules.build_corpus.output.prompts,
     output:
-        adapter=directory("results/unlearn/{method}_seed{seed}/adapter"),
+        checkpoint=directory("results/unlearn/{method}_seed{seed}/checkpoint"),
         log="results/unlearn/{method}_seed{seed}/log.parquet",
     params:
         method=method_params,

@@ -9,7 +9,7 @@ from actunlearn.tokenizer import load_tokenizer
 with logged(snakemake.log[0]):
     setup_torch(snakemake.threads)
     device = default_device()
-    model = load_checkpoint(snakemake.input.model, snakemake.input.get("adapter"), device)
+    model = load_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"), device)
     tokenizer = load_tokenizer(snakemake.input.model)
     prompts = pd.read_parquet(snakemake.input.prompts)
     cfg = dict(snakemake.params.activations)

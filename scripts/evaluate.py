@@ -10,7 +10,7 @@ with logged(snakemake.log[0]):
     setup_torch(snakemake.threads, 0)
     device = default_device()
     checkpoint, cfg = snakemake.wildcards.checkpoint, dict(snakemake.params.evaluate)
-    model = load_checkpoint(snakemake.input.model, snakemake.input.get("adapter"), device)
+    model = load_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"), device)
     tokenizer = load_tokenizer(snakemake.input.model)
     prompts = pd.read_parquet(snakemake.input.prompts)
     corpus = pd.read_parquet(snakemake.input.corpus)

@@ -26,6 +26,8 @@ def test_default_config_is_valid():
     (lambda c: c["activations"].update(dtype="int8"), r"activations.dtype: 'int8' is not one of"),
     (lambda c: c["unlearn"]["methods"].update(magic={}), r"unlearn.methods: Additional properties"),
     (lambda c: c["ranking"].update(scores=["magic"]), r"ranking.scores.0: 'magic' is not one of"),
+    (lambda c: c["unlearn"].update(run=["masked_lora", "npo_typo"]),
+     r"unlearn.run: \['npo_typo'\] have no settings"),
     (lambda c: c["ranking"]["layers"].update(select="explicit", explicit=[]),
      r"ranking.layers.explicit: empty"),
     (lambda c: c["ranking"]["layers"].update(select="explicit", explicit=[7]),

@@ -32,14 +32,17 @@ def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch
     return model.to(device).eval()
 
 
-def load_checkpoint(model_dir: str | Path, adapter_dir: str | Path | None = None,
+def load_checkpoint(model_dir: str | Path, checkpoint_dir: str | Path | None = None,
                     device: str = "cpu"):
-    """A base model folder, with a PEFT adapter merged in when given."""
-    model = load_model(model_dir, device)
-    if adapter_dir is not None:
+    """The base model, or an unlearned checkpoint: a PEFT adapter (merged into the base model)
+    or a full model folder."""
+    if checkpoint_dir is None:
+        return load_model(model_dir, device)
+    if (Path(checkpoint_dir) / "adapter_config.json").exists():
         from peft import PeftModel
-        model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
-    return model
+        base = load_model(model_dir, device)
+        return PeftModel.from_pretrained(base, str(checkpoint_dir)).merge_and_unload().eval()
+    return load_model(checkpoint_dir, device)
 
 
 def decoder_layers(model) -> torch.nn.ModuleList:

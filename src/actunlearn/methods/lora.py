@@ -1,0 +1,52 @@
+"""The LoRA family on `mlp.down_proj`: masked to ranked neurons (AG-Masked-LoRA), masked to
+random neurons (the control), or unmasked."""
+
+from __future__ import annotations
+
+import torch
+
+from actunlearn.masked_lora import attach_masked_lora, unmasked_columns_zero
+from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
+from actunlearn.ranking import top_neurons
+from actunlearn.unlearn import train_unlearning
+
+
+def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
+    cfg = ctx.cfg
+    model = attach_masked_lora(ctx.model, masks, cfg["rank"], cfg["alpha"], ctx.seed)
+    log = train_unlearning(
+        model, ctx.data, ctx.tokenizer.pad_token_id, method=ctx.method, steps=cfg["steps"],
+        learning_rate=cfg["learning_rate"], forget_batch=cfg["forget_batch"],
+        retain_batch=cfg["retain_batch"], unlikelihood_weight=cfg["unlikelihood_weight"],
+        retain_weight=cfg["retain_weight"], neighbour_share=cfg["neighbour_share"],
+        seed=ctx.seed, device=ctx.device)
+    if not unmasked_columns_zero(model, masks):
+        raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
+    return UnlearnResult(model, log, {"neuron_mask.json": {str(k): v for k, v in masks.items()}})
+
+
+def _layers(ctx: UnlearnContext) -> list[int]:
+    return resolve_layers(ctx.cfg["layers"], ctx.ranking, ctx.model.config.num_hidden_layers)
+
+
+@register("masked_lora")
+def masked_lora(ctx: UnlearnContext) -> UnlearnResult:
+    """LoRA inputs restricted to the top-k ranked neurons of each chosen layer."""
+    return _train(ctx, top_neurons(ctx.ranking, _layers(ctx), ctx.cfg["top_k"]))
+
+
+@register("random_mask_lora")
+def random_mask_lora(ctx: UnlearnContext) -> UnlearnResult:
+    """The same with k random neurons per layer (seeded): does the ranking matter?"""
+    gen = torch.Generator().manual_seed(ctx.seed)
+    n = ctx.model.config.intermediate_size
+    masks = {layer: sorted(torch.randperm(n, generator=gen)[:ctx.cfg["top_k"]].tolist())
+             for layer in _layers(ctx)}
+    return _train(ctx, masks)
+
+
+@register("lora")
+def lora(ctx: UnlearnContext) -> UnlearnResult:
+    """Unmasked LoRA on the same modules: does the mask matter at all?"""
+    n = ctx.model.config.intermediate_size
+    return _train(ctx, {layer: list(range(n)) for layer in _layers(ctx)})
