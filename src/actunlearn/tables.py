@@ -51,8 +51,10 @@ def view_sql(name: str, pattern: str, temp: bool = False) -> str:
     if name in _FILE_NAMED:
         return (f"CREATE OR REPLACE {kind} {name} AS SELECT regexp_extract(filename, "
                 f"'([^/]+)\\.parquet$', 1) AS checkpoint, * EXCLUDE (filename) "
-                f"FROM read_parquet('{pattern}', filename = true)")
-    return f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM read_parquet('{pattern}')"
+                f"FROM read_parquet('{pattern}', filename = true, union_by_name = true)")
+    # union_by_name: files of one artifact may differ in columns (e.g. per-method log terms)
+    return (f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM "
+            f"read_parquet('{pattern}', union_by_name = true)")
 
 
 def connect(db_path: str | Path, root: str | Path | None = None):
