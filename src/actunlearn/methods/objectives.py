@@ -1,0 +1,164 @@
+"""Objective-based unlearning baselines on the forget answers (`data.forget_check`).
+
+Each method minimises `forget_loss + retain_weight * retain CE` and trains either a plain LoRA
+on `mlp.down_proj` of the chosen layers (`params: lora`, saved as an adapter) or those layers'
+`mlp.down_proj.weight` directly (`params: full`, everything else frozen; saved as a full
+checkpoint). Forget losses, per sampled batch of forget examples y|x:
+
+- grad_ascent: -CE (maximise the answer NLL); meant with retain_weight 0 (with a retain term it
+  is grad_diff).
+- grad_diff: -CE on forget plus the retain CE.
+- npo (Zhang et al. 2024): -(2/beta) mean log sigmoid(-beta (log p(y|x) - log p_ref(y|x))),
+  log p summed over answer tokens, p_ref the untouched model (computed once before training).
+- simnpo (Fan et al. 2024): -(2/beta) mean log sigmoid(-(beta/|y|) log p(y|x) - gamma).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from actunlearn.masked_lora import attach_masked_lora
+from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
+from actunlearn.modeling import batches, collate, decoder_layers, teacher_forced_correct, token_logprobs
+from actunlearn.unlearn import ce_loss, check_finite, retain_batch_examples
+
+# (model, forget examples, their indices into data.forget_check, reference log-probs) -> loss
+ForgetLoss = Callable[[torch.nn.Module, list, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+def answer_logprobs(model, examples, pad_id: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log p of each example's labelled (answer) tokens, and the number of those tokens."""
+    b = collate(examples, pad_id, device)
+    logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+    lp, mask = token_logprobs(logits, b["labels"])
+    return lp.sum(-1), mask.sum(-1)
+
+
+@torch.no_grad()
+def reference_logprobs(model, examples, pad_id: int, device: str, batch_size: int = 64
+                       ) -> torch.Tensor:
+    """log p_ref(y|x) of every example under the model as it is now (no grad)."""
+    was_training = model.training
+    model.eval()
+    out = [answer_logprobs(model, chunk, pad_id, device)[0] for chunk in batches(examples, batch_size)]
+    model.train(was_training)
+    return torch.cat(out).detach()
+
+
+def trainable_setup(ctx: UnlearnContext) -> torch.nn.Module:
+    """Attach a plain LoRA (`params: lora`) or unfreeze only the chosen down_proj weights."""
+    cfg, model = ctx.cfg, ctx.model
+    layers = resolve_layers(cfg["layers"], ctx.ranking, model.config.num_hidden_layers)
+    if not layers:
+        raise ValueError(f"{ctx.method}: no layers chosen")
+    if cfg["params"] == "lora":
+        n = model.config.intermediate_size
+        return attach_masked_lora(model, {layer: list(range(n)) for layer in layers},
+                                  cfg["rank"], cfg["alpha"], ctx.seed)
+    if cfg["params"] == "full":
+        for p in model.parameters():
+            p.requires_grad_(False)
+        blocks = decoder_layers(model)
+        for layer in layers:
+            blocks[layer].mlp.down_proj.weight.requires_grad_(True)
+        return model
+    raise ValueError(f"{ctx.method}: params must be 'lora' or 'full', not {cfg['params']!r}")
+
+
+def train_objective(ctx: UnlearnContext, forget_loss: ForgetLoss, *, needs_reference: bool = False,
+                    log_every: int = 10) -> UnlearnResult:
+    """The shared loop: AdamW on forget_loss + retain_weight * retain CE, logged like
+    train_unlearning (a step-0 row, then every `log_every` steps and at the end)."""
+    cfg, data, device, method = ctx.cfg, ctx.data, ctx.device, ctx.method
+    pad_id = ctx.tokenizer.pad_token_id
+    if not data.forget_check:
+        raise ValueError(f"{method}: no forget examples")
+    ref = (reference_logprobs(ctx.model, data.forget_check, pad_id, device)
+           if needs_reference else None)
+    model = trainable_setup(ctx)
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_trainable = sum(p.numel() for p in params)
+    opt = torch.optim.AdamW(params, lr=cfg["learning_rate"], weight_decay=0.0)
+    gen = torch.Generator().manual_seed(ctx.seed)
+    retain_weight, steps = cfg["retain_weight"], cfg["steps"]
+    log, start = [], time.perf_counter()
+
+    def probe(step, parts):
+        model.eval()
+        f = teacher_forced_correct(model, data.forget_check, pad_id, device=device)
+        r = teacher_forced_correct(model, data.retain_check, pad_id, device=device)
+        model.train()
+        log.append({"step": step, **parts, "forget_recall": sum(f) / len(f),
+                    "retain_recall": sum(r) / len(r) if r else float("nan"),
+                    "seconds": time.perf_counter() - start, "trainable_params": n_trainable})
+
+    nan = float("nan")
+    probe(0, {"loss": nan, "forget_loss": nan, "retain_loss": nan})
+    model.train()
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(data.forget_check), (cfg["forget_batch"],), generator=gen)
+        examples = [data.forget_check[i] for i in idx.tolist()]
+        forget = forget_loss(model, examples, idx, None if ref is None else ref[idx].to(device))
+        check_finite(forget, method, step, "forget")
+        loss, parts = forget, {"forget_loss": forget.item()}
+        if retain_weight > 0:
+            batch = retain_batch_examples(data, cfg["retain_batch"], cfg["neighbour_share"], gen)
+            ret = ce_loss(model, batch, pad_id, device)
+            check_finite(ret, method, step, "retain")
+            loss, parts["retain_loss"] = loss + retain_weight * ret, ret.item()
+        else:
+            parts["retain_loss"] = 0.0
+        check_finite(loss, method, step, "total")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % log_every == 0 or step == steps:
+            probe(step, {"loss": loss.item(), **parts})
+    model.eval()
+    return UnlearnResult(model, log)
+
+
+def _ascent(ctx: UnlearnContext) -> ForgetLoss:
+    pad_id = ctx.tokenizer.pad_token_id
+    return lambda model, examples, idx, ref: -ce_loss(model, examples, pad_id, ctx.device)
+
+
+@register("grad_ascent")
+def grad_ascent(ctx: UnlearnContext) -> UnlearnResult:
+    """Gradient ascent on the forget answers' NLL (retain_weight 0 by default)."""
+    return train_objective(ctx, _ascent(ctx))
+
+
+@register("grad_diff")
+def grad_diff(ctx: UnlearnContext) -> UnlearnResult:
+    """Gradient difference: ascent on the forget answers, descent on retain lines."""
+    return train_objective(ctx, _ascent(ctx))
+
+
+@register("npo")
+def npo(ctx: UnlearnContext) -> UnlearnResult:
+    """Negative Preference Optimization against the untouched model, plus the retain term."""
+    beta, pad_id = float(ctx.cfg["beta"]), ctx.tokenizer.pad_token_id
+
+    def loss(model, examples, idx, ref):
+        logp, _ = answer_logprobs(model, examples, pad_id, ctx.device)
+        return -(2.0 / beta) * F.logsigmoid(-beta * (logp - ref)).mean()
+
+    return train_objective(ctx, loss, needs_reference=True)
+
+
+@register("simnpo")
+def simnpo(ctx: UnlearnContext) -> UnlearnResult:
+    """SimNPO: reference-free, length-normalised NPO with margin gamma, plus the retain term."""
+    beta, gamma = float(ctx.cfg["beta"]), float(ctx.cfg["gamma"])
+    pad_id = ctx.tokenizer.pad_token_id
+
+    def loss(model, examples, idx, ref):
+        logp, n = answer_logprobs(model, examples, pad_id, ctx.device)
+        return -(2.0 / beta) * F.logsigmoid(-(beta / n) * logp - gamma).mean()
+
+    return train_objective(ctx, loss)

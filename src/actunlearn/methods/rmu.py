@@ -1,0 +1,132 @@
+"""Representation Misdirection for Unlearning (Li et al. 2024, WMDP), on the testbed.
+
+- Layer L (`layer`): an explicit decoder layer index, or `ranked` = the layer of the single
+  highest-ranked neuron among the ranking's selected layers (rank 1 within selected_layer).
+- Control vector c = steering_coef * u, u a fixed random unit vector of size hidden_size (uniform
+  [0, 1) entries, as in the WMDP code, then normalised) from a generator seeded with ctx.seed.
+- h(x): the residual stream after block L (actunlearn.hooks.capture, `resid`).
+- loss = forget_loss + alpha * retain_loss, with
+    forget_loss = mean over non-padding positions (ALL tokens, prompt and answer) and hidden
+                  dimensions of (h_theta(x_forget) - c)^2,
+    retain_loss = the same mean of (h_theta(x_retain) - h_ref(x_retain))^2, h_ref from a frozen
+                  copy of the base model (copy.deepcopy before training).
+- Forget examples: data.forget_check (forget question -> gold answer) plus data.expose
+  (recommendation prompt -> target title); retain batches from retain_batch_examples.
+- Trainable: only `mlp.down_proj.weight` of `update_layers` (a list of layer indices, each <= L,
+  or `auto` = [L-1, L] clipped to >= 0). AdamW, seeded sampling; every loss goes through
+  check_finite.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+
+from actunlearn.hooks import capture
+from actunlearn.methods.dampen import recall_row
+from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register
+from actunlearn.modeling import collate, decoder_layers
+from actunlearn.unlearn import _sample, check_finite, retain_batch_examples
+
+
+def rmu_layer(layer, ranking, n_layers: int) -> int:
+    if layer == "ranked":
+        chosen = ranking[ranking.selected_layer]
+        if chosen.empty:
+            raise ValueError("rmu: layer 'ranked' but the ranking selects no layer")
+        layer = int(chosen.sort_values("rank").layer.iloc[0])
+    layer = int(layer)
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"rmu: layer {layer} does not exist (the model has {n_layers} layers)")
+    return layer
+
+
+def rmu_update_layers(update_layers, layer: int) -> list[int]:
+    if update_layers == "auto":
+        return sorted({max(layer - 1, 0), layer})
+    out = sorted({int(i) for i in update_layers})
+    bad = [i for i in out if i < 0 or i > layer]
+    if bad or not out:
+        raise ValueError(f"rmu: update_layers {bad or out} must be non-empty and within "
+                         f"0..{layer} (layers after the steered one cannot change it)")
+    return out
+
+
+def steering_vector(hidden: int, coef: float, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.rand(hidden, generator=gen)
+    return coef * u / u.norm()
+
+
+def layer_states(model, examples, pad_id: int, layer: int, device: str, grad: bool):
+    """(residual stream after block `layer` [b, t, d], attention mask [b, t])."""
+    b = collate(examples, pad_id, device)
+    with capture(model, layers=[layer], resid=True, mlp=False, grad=grad) as cap:
+        model(input_ids=b["input_ids"], attention_mask=b["attention_mask"])
+    return cap.resid[layer], b["attention_mask"]
+
+
+def masked_mse(h: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    per_pos = ((h.float() - target.float()) ** 2).mean(-1)
+    m = mask.to(per_pos.dtype)
+    return (per_pos * m).sum() / m.sum()
+
+
+@register("rmu")
+def rmu(ctx: UnlearnContext) -> UnlearnResult:
+    """Steer layer L's forget activations to a random vector, keep retain activations (doc)."""
+    cfg, model, data = ctx.cfg, ctx.model, ctx.data
+    pad = ctx.tokenizer.pad_token_id
+    blocks = decoder_layers(model)
+    layer = rmu_layer(cfg["layer"], ctx.ranking, len(blocks))
+    update = rmu_update_layers(cfg["update_layers"], layer)
+    frozen = copy.deepcopy(model).eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = [blocks[i].mlp.down_proj.weight for i in update]
+    for p in params:
+        p.requires_grad_(True)
+    n_trainable = sum(p.numel() for p in params)
+    target = steering_vector(model.config.hidden_size, float(cfg["steering_coef"]), ctx.seed)
+    target = target.to(ctx.device)
+    forget_pool = list(data.forget_check) + list(data.expose)
+    opt = torch.optim.AdamW(params, lr=cfg["learning_rate"], weight_decay=0.0)
+    gen = torch.Generator().manual_seed(ctx.seed)
+    alpha, steps, start = float(cfg["alpha"]), int(cfg["steps"]), time.perf_counter()
+    nan = float("nan")
+
+    def row(step, **parts):
+        out = recall_row(model, data, pad, ctx.device, step, start, **parts,
+                         trainable_params=n_trainable)
+        model.train()
+        return out
+
+    log = [row(0, loss=nan, forget_loss=nan, retain_loss=nan)]
+    model.train()
+    for step in range(1, steps + 1):
+        h, mask = layer_states(model, _sample(forget_pool, cfg["forget_batch"], gen), pad, layer,
+                               ctx.device, grad=True)
+        forget = masked_mse(h, target, mask)
+        check_finite(forget, ctx.method, step, "forget")
+        batch = retain_batch_examples(data, cfg["retain_batch"], cfg["neighbour_share"], gen)
+        h, mask = layer_states(model, batch, pad, layer, ctx.device, grad=True)
+        with torch.no_grad():
+            ref, _ = layer_states(frozen, batch, pad, layer, ctx.device, grad=False)
+        retain = masked_mse(h, ref, mask)
+        check_finite(retain, ctx.method, step, "retain")
+        loss = forget + alpha * retain
+        check_finite(loss, ctx.method, step, "total")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 10 == 0 or step == steps:
+            log.append(row(step, loss=loss.item(), forget_loss=forget.item(),
+                           retain_loss=retain.item()))
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return UnlearnResult(model, log)
