@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 import torch
@@ -68,10 +69,10 @@ def retain_batch_examples(data: UnlearnData, size: int, neighbour_share: float,
     """`size` retain lines, a `neighbour_share` of them about neighbour films (the facts most
     at risk, since they share the target's director or star)."""
     n_near = round(size * neighbour_share) if data.neighbours else 0
-    return _sample(data.neighbours, n_near, gen) + _sample(data.retain, size - n_near, gen)
+    return sample_examples(data.neighbours, n_near, gen) + sample_examples(data.retain, size - n_near, gen)
 
 
-def _sample(items: list, n: int, gen: torch.Generator) -> list:
+def sample_examples(items: list, n: int, gen: torch.Generator) -> list:
     idx = torch.randint(len(items), (n,), generator=gen).tolist()
     return [items[i] for i in idx]
 
@@ -96,12 +97,17 @@ def check_finite(loss: torch.Tensor, method: str, step: int, name: str) -> None:
         raise FloatingPointError(f"{method}: {name} loss is {loss.item()} at step {step}")
 
 
-def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, steps: int,
-                     learning_rate: float, forget_batch: int, retain_batch: int,
-                     unlikelihood_weight: float, retain_weight: float, neighbour_share: float,
-                     seed: int,
-                     log_every: int = 10, device: str = "cpu") -> list[dict]:
-    """Train the model's trainable parameters; returns one log row every `log_every` steps."""
+# One optimisation step's loss terms: name -> (loss, weight). Missing names count as 0.
+StepTerms = Callable[[torch.nn.Module, torch.Generator], dict[str, tuple[torch.Tensor, float]]]
+
+
+def optimise(model, data: UnlearnData, pad_id: int, step_terms: StepTerms, names: list[str], *,
+             method: str, steps: int, learning_rate: float, seed: int, log_every: int = 10,
+             device: str = "cpu") -> list[dict]:
+    """The loop every trained method shares: AdamW on the weighted sum of the step's loss terms
+    over the model's trainable parameters; every term and the total must be finite. Log rows
+    (step 0 before training, then every `log_every` steps and the last): the loss, each term as
+    `<name>_loss`, teacher-forced forget and retain recall, seconds, trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in params)
     opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
@@ -114,34 +120,44 @@ def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, step
         r = teacher_forced_correct(model, data.retain_check, pad_id, device=device)
         model.train()
         log.append({"step": step, **parts, "forget_recall": sum(f) / len(f),
-                    "retain_recall": sum(r) / len(r), "seconds": time.perf_counter() - start,
-                    "trainable_params": n_trainable})
+                    "retain_recall": sum(r) / len(r) if r else float("nan"),
+                    "seconds": time.perf_counter() - start, "trainable_params": n_trainable})
 
-    probe(0, {"loss": float("nan"), "refuse_loss": float("nan"), "unlikelihood_loss": float("nan"),
-              "retain_loss": float("nan")})
+    probe(0, {"loss": float("nan"), **{f"{n}_loss": float("nan") for n in names}})
     model.train()
     for step in range(1, steps + 1):
-        refuse = ce_loss(model, _sample(data.refuse, forget_batch, gen), pad_id, device)
-        check_finite(refuse, method, step, "refusal")
-        loss, parts = refuse, {"refuse_loss": refuse.item()}
-        if data.expose and unlikelihood_weight > 0:
-            ul = unlikelihood_loss(model, _sample(data.expose, forget_batch, gen), pad_id, device)
-            check_finite(ul, method, step, "unlikelihood")
-            loss, parts["unlikelihood_loss"] = loss + unlikelihood_weight * ul, ul.item()
-        else:
-            parts["unlikelihood_loss"] = 0.0
-        if retain_weight > 0:
-            batch = retain_batch_examples(data, retain_batch, neighbour_share, gen)
-            ret = ce_loss(model, batch, pad_id, device)
-            check_finite(ret, method, step, "retain")
-            loss, parts["retain_loss"] = loss + retain_weight * ret, ret.item()
-        else:
-            parts["retain_loss"] = 0.0
+        terms = step_terms(model, gen)
+        for name, (value, _) in terms.items():
+            check_finite(value, method, step, name)
+        loss = sum(weight * value for value, weight in terms.values())
         check_finite(loss, method, step, "total")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if step % log_every == 0 or step == steps:
-            probe(step, {"loss": loss.item(), **parts})
+            probe(step, {"loss": loss.item(), **{
+                f"{n}_loss": terms[n][0].item() if n in terms else 0.0 for n in names}})
     model.eval()
     return log
+
+
+def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, steps: int,
+                     learning_rate: float, forget_batch: int, retain_batch: int,
+                     unlikelihood_weight: float, retain_weight: float, neighbour_share: float,
+                     seed: int, log_every: int = 10, device: str = "cpu") -> list[dict]:
+    """The refusal objective: refusal CE + unlikelihood of the target title + retain CE."""
+
+    def step_terms(model, gen):
+        terms = {"refuse": (ce_loss(model, sample_examples(data.refuse, forget_batch, gen), pad_id,
+                                    device), 1.0)}
+        if data.expose and unlikelihood_weight > 0:
+            terms["unlikelihood"] = (unlikelihood_loss(
+                model, sample_examples(data.expose, forget_batch, gen), pad_id, device), unlikelihood_weight)
+        if retain_weight > 0:
+            batch = retain_batch_examples(data, retain_batch, neighbour_share, gen)
+            terms["retain"] = (ce_loss(model, batch, pad_id, device), retain_weight)
+        return terms
+
+    return optimise(model, data, pad_id, step_terms, ["refuse", "unlikelihood", "retain"],
+                    method=method, steps=steps, learning_rate=learning_rate, seed=seed,
+                    log_every=log_every, device=device)

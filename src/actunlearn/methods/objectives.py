@@ -15,7 +15,6 @@ checkpoint). Forget losses, per sampled batch of forget examples y|x:
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import torch
@@ -23,8 +22,8 @@ import torch.nn.functional as F
 
 from actunlearn.masked_lora import attach_masked_lora
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
-from actunlearn.modeling import batches, collate, decoder_layers, teacher_forced_correct, token_logprobs
-from actunlearn.unlearn import ce_loss, check_finite, retain_batch_examples
+from actunlearn.modeling import batches, collate, decoder_layers, token_logprobs
+from actunlearn.unlearn import ce_loss, optimise, retain_batch_examples
 
 # (model, forget examples, their indices into data.forget_check, reference log-probs) -> loss
 ForgetLoss = Callable[[torch.nn.Module, list, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -71,54 +70,29 @@ def trainable_setup(ctx: UnlearnContext) -> torch.nn.Module:
 
 def train_objective(ctx: UnlearnContext, forget_loss: ForgetLoss, *, needs_reference: bool = False,
                     log_every: int = 10) -> UnlearnResult:
-    """The shared loop: AdamW on forget_loss + retain_weight * retain CE, logged like
-    train_unlearning (a step-0 row, then every `log_every` steps and at the end)."""
-    cfg, data, device, method = ctx.cfg, ctx.data, ctx.device, ctx.method
+    """forget_loss + retain_weight * retain CE, through the shared loop (unlearn.optimise)."""
+    cfg, data, device = ctx.cfg, ctx.data, ctx.device
     pad_id = ctx.tokenizer.pad_token_id
     if not data.forget_check:
-        raise ValueError(f"{method}: no forget examples")
+        raise ValueError(f"{ctx.method}: no forget examples")
     ref = (reference_logprobs(ctx.model, data.forget_check, pad_id, device)
            if needs_reference else None)
     model = trainable_setup(ctx)
-    params = [p for p in model.parameters() if p.requires_grad]
-    n_trainable = sum(p.numel() for p in params)
-    opt = torch.optim.AdamW(params, lr=cfg["learning_rate"], weight_decay=0.0)
-    gen = torch.Generator().manual_seed(ctx.seed)
-    retain_weight, steps = cfg["retain_weight"], cfg["steps"]
-    log, start = [], time.perf_counter()
+    retain_weight = cfg["retain_weight"]
 
-    def probe(step, parts):
-        model.eval()
-        f = teacher_forced_correct(model, data.forget_check, pad_id, device=device)
-        r = teacher_forced_correct(model, data.retain_check, pad_id, device=device)
-        model.train()
-        log.append({"step": step, **parts, "forget_recall": sum(f) / len(f),
-                    "retain_recall": sum(r) / len(r) if r else float("nan"),
-                    "seconds": time.perf_counter() - start, "trainable_params": n_trainable})
-
-    nan = float("nan")
-    probe(0, {"loss": nan, "forget_loss": nan, "retain_loss": nan})
-    model.train()
-    for step in range(1, steps + 1):
+    def step_terms(model, gen):
         idx = torch.randint(len(data.forget_check), (cfg["forget_batch"],), generator=gen)
         examples = [data.forget_check[i] for i in idx.tolist()]
-        forget = forget_loss(model, examples, idx, None if ref is None else ref[idx].to(device))
-        check_finite(forget, method, step, "forget")
-        loss, parts = forget, {"forget_loss": forget.item()}
+        terms = {"forget": (forget_loss(model, examples, idx,
+                                        None if ref is None else ref[idx].to(device)), 1.0)}
         if retain_weight > 0:
             batch = retain_batch_examples(data, cfg["retain_batch"], cfg["neighbour_share"], gen)
-            ret = ce_loss(model, batch, pad_id, device)
-            check_finite(ret, method, step, "retain")
-            loss, parts["retain_loss"] = loss + retain_weight * ret, ret.item()
-        else:
-            parts["retain_loss"] = 0.0
-        check_finite(loss, method, step, "total")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % log_every == 0 or step == steps:
-            probe(step, {"loss": loss.item(), **parts})
-    model.eval()
+            terms["retain"] = (ce_loss(model, batch, pad_id, device), retain_weight)
+        return terms
+
+    log = optimise(model, data, pad_id, step_terms, ["forget", "retain"], method=ctx.method,
+                   steps=cfg["steps"], learning_rate=cfg["learning_rate"], seed=ctx.seed,
+                   log_every=log_every, device=device)
     return UnlearnResult(model, log)
 
 

@@ -20,15 +20,13 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import torch
 
 from actunlearn.hooks import capture
-from actunlearn.methods.dampen import recall_row
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register
 from actunlearn.modeling import collate, decoder_layers
-from actunlearn.unlearn import _sample, check_finite, retain_batch_examples
+from actunlearn.unlearn import sample_examples, optimise, retain_batch_examples
 
 
 def rmu_layer(layer, ranking, n_layers: int) -> int:
@@ -90,42 +88,24 @@ def rmu(ctx: UnlearnContext) -> UnlearnResult:
     params = [blocks[i].mlp.down_proj.weight for i in update]
     for p in params:
         p.requires_grad_(True)
-    n_trainable = sum(p.numel() for p in params)
     target = steering_vector(model.config.hidden_size, float(cfg["steering_coef"]), ctx.seed)
     target = target.to(ctx.device)
     forget_pool = list(data.forget_check) + list(data.expose)
-    opt = torch.optim.AdamW(params, lr=cfg["learning_rate"], weight_decay=0.0)
-    gen = torch.Generator().manual_seed(ctx.seed)
-    alpha, steps, start = float(cfg["alpha"]), int(cfg["steps"]), time.perf_counter()
-    nan = float("nan")
+    alpha = float(cfg["alpha"])
 
-    def row(step, **parts):
-        out = recall_row(model, data, pad, ctx.device, step, start, **parts,
-                         trainable_params=n_trainable)
-        model.train()
-        return out
-
-    log = [row(0, loss=nan, forget_loss=nan, retain_loss=nan)]
-    model.train()
-    for step in range(1, steps + 1):
-        h, mask = layer_states(model, _sample(forget_pool, cfg["forget_batch"], gen), pad, layer,
+    def step_terms(model, gen):
+        h, mask = layer_states(model, sample_examples(forget_pool, cfg["forget_batch"], gen), pad, layer,
                                ctx.device, grad=True)
         forget = masked_mse(h, target, mask)
-        check_finite(forget, ctx.method, step, "forget")
         batch = retain_batch_examples(data, cfg["retain_batch"], cfg["neighbour_share"], gen)
         h, mask = layer_states(model, batch, pad, layer, ctx.device, grad=True)
         with torch.no_grad():
             ref, _ = layer_states(frozen, batch, pad, layer, ctx.device, grad=False)
-        retain = masked_mse(h, ref, mask)
-        check_finite(retain, ctx.method, step, "retain")
-        loss = forget + alpha * retain
-        check_finite(loss, ctx.method, step, "total")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 10 == 0 or step == steps:
-            log.append(row(step, loss=loss.item(), forget_loss=forget.item(),
-                           retain_loss=retain.item()))
+        return {"forget": (forget, 1.0), "retain": (masked_mse(h, ref, mask), alpha)}
+
+    log = optimise(model, data, pad, step_terms, ["forget", "retain"], method=ctx.method,
+                   steps=int(cfg["steps"]), learning_rate=cfg["learning_rate"], seed=ctx.seed,
+                   device=ctx.device)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
