@@ -48,9 +48,16 @@ with logged(snakemake.log[0]):
         "Base: the testbed trained on the full corpus. retain_ref: trained without any line that "
         "mentions a forget target (the gold standard). Other rows: unlearned checkpoints "
         "(method_seedN). Held-out templates were never seen in training or unlearning."), [
-        section("Method comparison", "Greedy recall by film role and template split; exposure = "
-                "the forget target's probability and rank among all catalog titles where it used "
-                "to be recommended; perplexity on held-out statements about retain films.",
+        ("Methods (mean ± sd over seeds)", "Forget recall on train and held-out templates, "
+         "retain recall on neighbour and other films, the forgotten title's probability and rank "
+         "in recommendation contexts, held-out perplexity, trainable parameters and unlearning "
+         "wall time (s). The spread is the sample standard deviation over seeds; with one seed it "
+         "is undefined and not shown.",
+         report.table(report.mean_sd_table(tables["method_summary"]))),
+        section("Method comparison (every checkpoint)", "Greedy recall by film role and template "
+                "split; exposure = the forget target's probability and rank among all catalog "
+                "titles where it used to be recommended; perplexity on held-out statements about "
+                "retain films.",
                 "method_comparison"),
         section("Forget vs retain", "", figure=out.forget_vs_retain),
         section("Recommendation exposure by template split", "", "exposure"),

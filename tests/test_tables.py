@@ -38,3 +38,12 @@ def test_provenance_hash_is_stable_and_sensitive():
     a = provenance({"b": 1, "a": [1, 2]})["config_hash"]
     assert a == provenance({"a": [1, 2], "b": 1})["config_hash"]
     assert a != provenance({"a": [1, 3], "b": 1})["config_hash"]
+
+
+def test_mean_sd_table_folds_spread_columns():
+    from actunlearn.report import mean_sd_table
+    df = pd.DataFrame({"method": ["a", "b"], "x": [0.5, 0.25], "x_sd": [0.1, float("nan")],
+                       "seeds": [3, 1]})
+    out = mean_sd_table(df)
+    assert list(out.columns) == ["method", "x", "seeds"]
+    assert list(out.x) == ["0.500 ± 0.100", "0.250"]

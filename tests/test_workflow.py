@@ -81,6 +81,9 @@ def test_artifacts_carry_provenance_and_report_exists(study):
     assert unlearn_prov["seed"] == 0 and unlearn_prov["params"]["top_k"] == 32
     html = (study / "results/report/report.html").read_text()
     assert "Method comparison" in html and html.count("data:image/png;base64") >= 10
+    assert "Methods (mean ± sd over seeds)" in html
+    summary = pd.read_csv(study / "results/tables/method_summary.csv").set_index("method")
+    assert summary.loc["masked_lora", "seeds"] == 1 and pd.isna(summary.loc["masked_lora", "retain_sd"])
     adapter = study / "results/unlearn/masked_lora_seed0/checkpoint"
     assert (adapter / "adapter_model.safetensors").exists()
     assert (adapter / "neuron_mask.json").exists()

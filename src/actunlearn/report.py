@@ -154,6 +154,17 @@ def shift_figure(shift: pd.DataFrame, pca: pd.DataFrame, path: str | Path) -> No
     _save(fig, path)
 
 
+def mean_sd_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Fold each `x` / `x_sd` column pair into one 'mean ± sd' text column ('mean' alone where
+    the spread is undefined, e.g. a single seed)."""
+    out = df.copy()
+    for col in [c for c in df.columns if f"{c}_sd" in df.columns]:
+        out[col] = [f"{m:.3f}" if pd.isna(sd) else f"{m:.3f} ± {sd:.3f}"
+                    for m, sd in zip(df[col], df[f"{col}_sd"])]
+        out = out.drop(columns=f"{col}_sd")
+    return out
+
+
 def image(path: str | Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
