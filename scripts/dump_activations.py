@@ -1,16 +1,13 @@
 import pandas as pd
 
 from actunlearn.activations import dump_activations
-from actunlearn.modeling import default_device, load_checkpoint, setup_torch
+from actunlearn.modeling import open_checkpoint
 from actunlearn.provenance import provenance
 from actunlearn.runlog import logged
-from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
-    setup_torch(snakemake.threads)
-    device = default_device()
-    model = load_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"), device)
-    tokenizer = load_tokenizer(snakemake.input.model)
+    model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
+                                               snakemake.threads)
     prompts = pd.read_parquet(snakemake.input.prompts)
     cfg = dict(snakemake.params.activations)
     prov = provenance({"activations": cfg, "checkpoint": snakemake.wildcards.checkpoint}, None, device)

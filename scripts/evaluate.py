@@ -1,17 +1,14 @@
 import pandas as pd
 
 from actunlearn.evaluate import exposure_samples, perplexity_samples, recall_samples, summarise
-from actunlearn.modeling import default_device, load_checkpoint, setup_torch
+from actunlearn.modeling import open_checkpoint
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
-from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
-    setup_torch(snakemake.threads, 0)
-    device = default_device()
     checkpoint, cfg = snakemake.wildcards.checkpoint, dict(snakemake.params.evaluate)
-    model = load_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"), device)
-    tokenizer = load_tokenizer(snakemake.input.model)
+    model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
+                                               snakemake.threads, seed=0)
     prompts = pd.read_parquet(snakemake.input.prompts)
     corpus = pd.read_parquet(snakemake.input.corpus)
     catalog = pd.read_parquet(snakemake.input.catalog)

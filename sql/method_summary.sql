@@ -6,15 +6,10 @@ WITH per_checkpoint AS (
         checkpoint,
         CASE WHEN checkpoint IN ('base', 'retain_ref') THEN checkpoint
              ELSE regexp_replace(checkpoint, '_seed[0-9]+$', '') END AS method,
-        max(value) FILTER (WHERE metric = 'forget_recall_train') AS forget_train,
-        max(value) FILTER (WHERE metric = 'forget_recall_held_out') AS forget_held_out,
-        max(value) FILTER (WHERE metric = 'neighbour_recall_train') AS neighbours,
-        max(value) FILTER (WHERE metric = 'retain_recall_train') AS retain,
-        max(value) FILTER (WHERE metric = 'exposure_prob') AS exposure_prob,
-        max(value) FILTER (WHERE metric = 'exposure_rank') AS exposure_rank,
-        max(value) FILTER (WHERE metric = 'perplexity_retain') AS perplexity
-    FROM eval_summary
-    GROUP BY checkpoint
+        forget_recall_train AS forget_train, forget_recall_held_out AS forget_held_out,
+        neighbour_recall_train AS neighbours, retain_recall_train AS retain,
+        exposure_prob, exposure_rank, perplexity_retain AS perplexity
+    FROM eval_wide
 ),
 runs AS (
     SELECT checkpoint, max(seconds) AS seconds, any_value(trainable_params) AS trainable_params

@@ -20,7 +20,7 @@ def test_database_views_and_method_comparison(tmp_path, capsys):
     for name, f, r in (("base", 1.0, 0.8), ("masked_lora_seed0", 0.0, 0.72)):
         write_parquet(_summary(name, f, r), tmp_path / f"results/eval/{name}/summary.parquet", prov)
     db = tmp_path / "results/actunlearn.duckdb"
-    assert build_database(db, tmp_path) == ["eval_summary"]
+    assert build_database(db, tmp_path) == ["eval_summary", "eval_wide"]
     with connect(db) as con:
         table = run_sql_file(con, ROOT / "sql/method_comparison.sql").set_index("checkpoint")
     assert list(table.index) == ["base", "masked_lora_seed0"]

@@ -45,6 +45,16 @@ def load_checkpoint(model_dir: str | Path, checkpoint_dir: str | Path | None = N
     return load_model(checkpoint_dir, device)
 
 
+def open_checkpoint(model_dir: str | Path, checkpoint_dir: str | Path | None = None,
+                    threads: int = 1, seed: int | None = None):
+    """What every model-reading step starts with: threads and seeds set, then (model, tokenizer,
+    device) for the base model or an unlearned checkpoint."""
+    from actunlearn.tokenizer import load_tokenizer
+    setup_torch(threads, seed)
+    device = default_device()
+    return load_checkpoint(model_dir, checkpoint_dir, device), load_tokenizer(model_dir), device
+
+
 def decoder_layers(model) -> torch.nn.ModuleList:
     """The decoder blocks of a Llama/Qwen-style model (also through a PEFT wrapper)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model

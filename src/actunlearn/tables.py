@@ -41,6 +41,22 @@ VIEWS: dict[str, str] = {
 # Artifacts whose file name is the checkpoint (no checkpoint column inside).
 _FILE_NAMED = {"activations"}
 
+# eval_wide: eval_summary with one column per metric (NULL where a checkpoint lacks it); the
+# metric names are those of actunlearn.evaluate.summarise.
+SUMMARY_METRICS = (
+    [f"{role}_{kind}_{split}" for role in ("forget", "neighbour", "retain", "unknown")
+     for kind in ("recall", "refusal") for split in ("train", "held_out")]
+    + ["exposure_logprob", "exposure_prob", "exposure_rank", "exposure_top1",
+       "perplexity_retain", "perplexity_forget"])
+
+
+def eval_wide_sql(temp: bool) -> str:
+    columns = ",\n    ".join(f"max(value) FILTER (WHERE metric = '{m}') AS {m}"
+                              for m in SUMMARY_METRICS)
+    kind = "TEMP VIEW" if temp else "VIEW"
+    return (f"CREATE OR REPLACE {kind} eval_wide AS SELECT checkpoint,\n    {columns}\n"
+            "FROM eval_summary GROUP BY checkpoint")
+
 
 def _present(root: Path) -> list[str]:
     return [name for name, pattern in VIEWS.items() if any(root.glob(pattern))]
@@ -63,8 +79,11 @@ def connect(db_path: str | Path, root: str | Path | None = None):
     db_path = Path(db_path).resolve()
     root = (Path(root) if root is not None else db_path.parent.parent).resolve()
     con = duckdb.connect(str(db_path), read_only=True)
-    for name in _present(root):
+    present = _present(root)
+    for name in present:
         con.execute(view_sql(name, str(root / VIEWS[name]), temp=True))
+    if "eval_summary" in present:
+        con.execute(eval_wide_sql(temp=True))
     return con
 
 
@@ -79,6 +98,9 @@ def build_database(db_path: str | Path, root: str | Path) -> list[str]:
         con.execute(f"SET file_search_path = '{Path(root).resolve()}'")
         for name in made:
             con.execute(view_sql(name, VIEWS[name]))
+        if "eval_summary" in made:
+            con.execute(eval_wide_sql(temp=False))
+            made.append("eval_wide")
     return made
 
 
