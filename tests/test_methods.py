@@ -7,7 +7,8 @@ from actunlearn.modeling import load_checkpoint, qa_example, teacher_forced_corr
 from actunlearn.ranking import rank_neurons
 from actunlearn.unlearn import UnlearnData
 
-LORA_CFG = dict(layers="all", top_k=4, rank=2, alpha=4, steps=6, learning_rate=0.02,
+LORA_CFG = dict(layers="all", top_k=4, rank=2, alpha=4, objective="refusal", steps=6,
+                learning_rate=0.02,
                 forget_batch=2, retain_batch=2, unlikelihood_weight=1.0, retain_weight=1.0,
                 neighbour_share=0.5)
 
@@ -93,3 +94,30 @@ def test_full_checkpoints_reload(tiny_model, tokenizer, tmp_path):
     probe = [qa_example(tokenizer, "Who directed Inception?", "Christopher Nolan")]
     assert teacher_forced_correct(reloaded, probe, tokenizer.pad_token_id) == \
         teacher_forced_correct(tiny_model, probe, tokenizer.pad_token_id)
+
+
+def test_lora_family_ascent_objective_forgets_within_the_mask(tokenizer):
+    from actunlearn.masked_lora import unmasked_columns_zero
+    from actunlearn.modeling import collate, token_logprobs
+    from actunlearn.testbed import new_model, testbed_config, train
+
+    model = new_model(testbed_config(tokenizer, 16, 24, 3, 2), seed=0)
+    fact = qa_example(tokenizer, "Who directed Inception?", "Christopher Nolan")
+    train(model, [fact], [fact], tokenizer.pad_token_id, epochs=40, batch_size=1,
+          learning_rate=0.02, warmup_steps=2, seed=0)
+
+    def loglik(m):
+        b = collate([fact], tokenizer.pad_token_id)
+        with torch.no_grad():
+            return token_logprobs(m(input_ids=b["input_ids"]).logits, b["labels"])[0].sum().item()
+
+    before = loglik(model)
+    ctx = _ctx("masked_lora", model, tokenizer, objective="ascent", steps=15, learning_rate=0.05)
+    result = run_method(ctx)
+    assert loglik(result.model) < before - 1.0
+    masks = {int(k): v for k, v in result.extra["neuron_mask.json"].items()}
+    assert unmasked_columns_zero(result.model, masks)
+    assert {"forget_loss", "retain_loss"} <= set(result.log[-1])
+    with pytest.raises(ValueError, match="objective must be"):
+        run_method(_ctx("lora", new_model(testbed_config(tokenizer, 16, 24, 3, 2), seed=0),
+                        tokenizer, objective="magic"))

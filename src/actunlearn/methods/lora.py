@@ -1,11 +1,14 @@
 """The LoRA family on `mlp.down_proj`: masked to ranked neurons (AG-Masked-LoRA), masked to
-random neurons (the control), or unmasked."""
+random neurons (the control), or unmasked. Objective (`objective`): `refusal` (refusal CE on the
+target's questions + unlikelihood of the title where it was recommended + retain CE) or `ascent`
+(gradient difference: ascent on the gold forget answers + retain CE)."""
 
 from __future__ import annotations
 
 import torch
 
 from actunlearn.masked_lora import attach_masked_lora, unmasked_columns_zero
+from actunlearn.methods.objectives import ascent_loss, train_objective
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
 from actunlearn.ranking import top_neurons
 from actunlearn.unlearn import train_unlearning
@@ -14,6 +17,15 @@ from actunlearn.unlearn import train_unlearning
 def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
     cfg = ctx.cfg
     model = attach_masked_lora(ctx.model, masks, cfg["rank"], cfg["alpha"], ctx.seed)
+    extra = {"neuron_mask.json": {str(k): v for k, v in masks.items()}}
+    if cfg["objective"] == "ascent":
+        result = train_objective(ctx, ascent_loss(ctx), model=model)
+        if not unmasked_columns_zero(model, masks):
+            raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
+        return UnlearnResult(model, result.log, extra)
+    if cfg["objective"] != "refusal":
+        raise ValueError(f"{ctx.method}: objective must be 'refusal' or 'ascent', not "
+                         f"{cfg['objective']!r}")
     log = train_unlearning(
         model, ctx.data, ctx.tokenizer.pad_token_id, method=ctx.method, steps=cfg["steps"],
         learning_rate=cfg["learning_rate"], forget_batch=cfg["forget_batch"],
@@ -22,7 +34,7 @@ def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
         seed=ctx.seed, device=ctx.device)
     if not unmasked_columns_zero(model, masks):
         raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
-    return UnlearnResult(model, log, {"neuron_mask.json": {str(k): v for k, v in masks.items()}})
+    return UnlearnResult(model, log, extra)
 
 
 def _layers(ctx: UnlearnContext) -> list[int]:

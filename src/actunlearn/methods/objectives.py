@@ -69,15 +69,17 @@ def trainable_setup(ctx: UnlearnContext) -> torch.nn.Module:
 
 
 def train_objective(ctx: UnlearnContext, forget_loss: ForgetLoss, *, needs_reference: bool = False,
-                    log_every: int = 10) -> UnlearnResult:
-    """forget_loss + retain_weight * retain CE, through the shared loop (unlearn.optimise)."""
+                    model: torch.nn.Module | None = None, log_every: int = 10) -> UnlearnResult:
+    """forget_loss + retain_weight * retain CE, through the shared loop (unlearn.optimise).
+    `model`: an already prepared trainable model (e.g. a masked LoRA); by default the one
+    `params` asks for."""
     cfg, data, device = ctx.cfg, ctx.data, ctx.device
     pad_id = ctx.tokenizer.pad_token_id
     if not data.forget_check:
         raise ValueError(f"{ctx.method}: no forget examples")
     ref = (reference_logprobs(ctx.model, data.forget_check, pad_id, device)
            if needs_reference else None)
-    model = trainable_setup(ctx)
+    model = trainable_setup(ctx) if model is None else model
     retain_weight = cfg["retain_weight"]
 
     def step_terms(model, gen):
@@ -96,7 +98,8 @@ def train_objective(ctx: UnlearnContext, forget_loss: ForgetLoss, *, needs_refer
     return UnlearnResult(model, log)
 
 
-def _ascent(ctx: UnlearnContext) -> ForgetLoss:
+def ascent_loss(ctx: UnlearnContext) -> ForgetLoss:
+    """-CE of the forget answers: gradient ascent on their NLL."""
     pad_id = ctx.tokenizer.pad_token_id
     return lambda model, examples, idx, ref: -ce_loss(model, examples, pad_id, ctx.device)
 
@@ -104,13 +107,13 @@ def _ascent(ctx: UnlearnContext) -> ForgetLoss:
 @register("grad_ascent")
 def grad_ascent(ctx: UnlearnContext) -> UnlearnResult:
     """Gradient ascent on the forget answers' NLL (retain_weight 0 by default)."""
-    return train_objective(ctx, _ascent(ctx))
+    return train_objective(ctx, ascent_loss(ctx))
 
 
 @register("grad_diff")
 def grad_diff(ctx: UnlearnContext) -> UnlearnResult:
     """Gradient difference: ascent on the forget answers, descent on retain lines."""
-    return train_objective(ctx, _ascent(ctx))
+    return train_objective(ctx, ascent_loss(ctx))
 
 
 @register("npo")
