@@ -27,19 +27,24 @@ def training_curve(log: pd.DataFrame, path: str | Path) -> None:
 
 
 def forget_vs_retain(table: pd.DataFrame, path: str | Path) -> None:
-    """One colour per checkpoint; circles: train templates, squares: held-out templates."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for k, row in enumerate(table.itertuples(index=False)):
+    """One colour per method; small dots: single checkpoints (seeds); large markers: the
+    method's mean with ±1 sd bars. Circles: train templates, squares: held-out templates."""
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    colours = plt.get_cmap("tab20").colors
+    method = table.checkpoint.str.replace(r"_seed\d+$", "", regex=True)
+    for k, (name, g) in enumerate(table.groupby(method, sort=False)):
         colour = colours[k % len(colours)]
-        ax.scatter(row.retain_recall_train, row.forget_recall_train, color=colour, marker="o",
-                   s=50, label=row.checkpoint)
-        ax.scatter(row.retain_recall_held_out, row.forget_recall_held_out, color=colour,
-                   marker="s", s=50, facecolors="none")
+        for split, marker, face in (("train", "o", colour), ("held_out", "s", "none")):
+            x, y = g[f"retain_recall_{split}"], g[f"forget_recall_{split}"]
+            ax.scatter(x, y, color=colour, marker=marker, s=12, alpha=0.5, facecolors=face)
+            ax.errorbar(x.mean(), y.mean(), xerr=x.std() if len(g) > 1 else None,
+                        yerr=y.std() if len(g) > 1 else None, color=colour, marker=marker,
+                        markersize=8, markerfacecolor=face, linestyle="none", capsize=2,
+                        label=f"{name} (n={len(g)})" if split == "train" else None)
     ax.set(xlabel="retain recall (non-neighbour films)", ylabel="forget recall",
            xlim=(-0.02, 1.05), ylim=(-0.02, 1.05),
            title="Forget vs retain (filled: train templates, open: held-out)")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
