@@ -1,17 +1,13 @@
 import pandas as pd
 
-from actunlearn.modeling import default_device, load_model, qa_example, setup_torch
+from actunlearn.modeling import open_checkpoint, qa_example
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 from actunlearn.scores import neuron_scores
-from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
     cfg, seed = dict(snakemake.params.neurons), snakemake.params.seed
-    setup_torch(snakemake.threads, seed)
-    device = default_device()
-    model = load_model(snakemake.input.model, device)
-    tokenizer = load_tokenizer(snakemake.input.model)
+    model, tokenizer, device = open_checkpoint(snakemake.input.model, None, snakemake.threads, seed)
     prompts = pd.read_parquet(snakemake.input.prompts)
     train = prompts[prompts.split == "train"]
     forget = train[train.role == "forget"]

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-ROLES = ("forget", "neighbour", "retain", "unknown")
 COLUMNS = ["film_id", "imdb_id", "title", "year", "director", "genre", "star", "reviews",
            "role", "neighbour_of", "neighbour_by"]
 
