@@ -19,6 +19,7 @@ include: "rules/neurons.smk"
 include: "rules/probing.smk"
 include: "rules/unlearn.smk"
 include: "rules/evaluate.smk"
+include: "rules/sequential.smk"
 include: "rules/report.smk"
 
 

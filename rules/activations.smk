@@ -7,6 +7,10 @@ rule dump_activations:
     params:
         activations=config["activations"],
         batch_size=config["evaluate"]["batch_size"],
+        # base: every prompt (the probing analyses); other checkpoints: the evaluation prompts
+        prompts=lambda w: "all" if w.checkpoint == "base" else "evaluation",
+        evaluate=config["evaluate"],
+        seed=config["seed"],
     threads: 1
     log:
         "logs/dump_activations/{checkpoint}.log",

@@ -6,7 +6,10 @@ from actunlearn.config import validate_config
 
 # Fail before any work: schema first, then titles against the real catalog.
 validate_config(config)
-check_forget_titles(config["catalog"]["forget"], all_titles())
+TITLES = all_titles()
+check_forget_titles(config["catalog"]["forget"], TITLES)
+check_forget_titles(config["unlearn"]["sequential"]["targets"], TITLES,
+                    key="unlearn.sequential.targets")
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,6 +75,15 @@ def probing_outputs():
 
 def unlearn_logs():
     return expand("results/unlearn/{checkpoint}/log.parquet", checkpoint=unlearned_checkpoints())
+
+
+def sequence_outputs():
+    """Summaries of the sequential study (none when unlearn.sequential.targets is empty)."""
+    seq = config["unlearn"]["sequential"]
+    if not seq["targets"]:
+        return []
+    return expand("results/sequential/{method}_seed{seed}/{name}.parquet", method=seq["method"],
+                  seed=seq["seeds"], name=["summary", "log"])
 
 
 def token_activation_outputs():

@@ -9,9 +9,13 @@ rule evaluate:
         exposure="results/eval/{checkpoint}/exposure.parquet",
         perplexity="results/eval/{checkpoint}/perplexity.parquet",
         summary="results/eval/{checkpoint}/summary.parquet",
+        # Paraphrase instability comes from the same greedy generation (first-token logits).
+        instability="results/probing/instability/{checkpoint}.parquet",
     params:
         evaluate=config["evaluate"],
         refusal=config["corpus"]["refusal"],
+        top_k_tokens=config["probing"]["top_k_tokens"],
+        seed=config["seed"],
     threads: 1
     log:
         "logs/evaluate/{checkpoint}.log",

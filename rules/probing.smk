@@ -1,30 +1,6 @@
 # Analyses of the original study, each a cached stage with a Parquet artifact and a report figure.
 
 
-rule instability:
-    input:
-        unpack(checkpoint_model),
-        prompts=rules.build_corpus.output.prompts,
-        recall="results/eval/{checkpoint}/recall.parquet",
-    output:
-        instability="results/probing/instability/{checkpoint}.parquet",
-    params:
-        top_k_tokens=config["probing"]["top_k_tokens"],
-    threads: 1
-    log:
-        "logs/instability/{checkpoint}.log",
-    benchmark:
-        "benchmarks/instability/{checkpoint}.tsv"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
-    conda:
-        ENV
-    script:
-        "../scripts/instability.py"
-
-
 rule activation_overlap:
     input:
         activations="results/activations/base.parquet",
@@ -115,6 +91,9 @@ rule activation_shift:
     output:
         shift="results/probing/shift/{checkpoint}.parquet",
         pca="results/probing/shift/{checkpoint}_pca.parquet",
+    params:
+        evaluate=config["evaluate"],
+        seed=config["seed"],
     log:
         "logs/activation_shift/{checkpoint}.log",
     benchmark:

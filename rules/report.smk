@@ -6,6 +6,7 @@ rule build_tables:
         ranking=rules.rank_neurons.output.ranking,
         activations="results/activations/base.parquet",
         probing=probing_outputs(),
+        sequential=sequence_outputs(),
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
         database="results/actunlearn.duckdb",
@@ -77,6 +78,11 @@ rule build_report:
         contrast=report(
             "results/report/contrast.png",
             caption="../report/contrast.rst",
+            category="Figures",
+        ),
+        sequential=report(
+            "results/report/sequential.png",
+            caption="../report/sequential.rst",
             category="Figures",
         ),
         activation_shift=report(

@@ -1,11 +1,15 @@
 import pandas as pd
 
+from actunlearn.corpus import evaluation_prompts
 from actunlearn.probing import activation_shift, layers_in, pca_projection
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):
-    prompts = pd.read_parquet(snakemake.input.prompts)
+    # The unlearned checkpoint's dump holds the evaluation prompts (the base dump holds all).
+    ev = snakemake.params.evaluate
+    prompts = evaluation_prompts(pd.read_parquet(snakemake.input.prompts), ev["retain_films"],
+                                 ev["unknown_films"], snakemake.params.seed)
     shift = activation_shift(snakemake.input.base, snakemake.input.unlearned, prompts)
     # PCA of the last layer: forget and neighbour prompts, and 100 retain prompts (seed 0)
     focus = prompts[prompts.role.isin(["forget", "neighbour"])]

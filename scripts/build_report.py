@@ -19,11 +19,16 @@ QUERIES = {
     "shift": "SELECT * FROM activation_shift ORDER BY checkpoint, layer",
     "pca": "SELECT * FROM activation_pca",
 }
+# Present only when the study ran them; otherwise an empty frame.
+OPTIONAL = {"sequence": ("sequence_summary", "SELECT * FROM sequence_summary")}
 
 with logged(snakemake.log[0]):
     tables = {Path(p).stem: pd.read_csv(p) for p in snakemake.input.csv}
     with connect(snakemake.input.database, Path.cwd()) as con:
         data = {name: con.execute(sql).df() for name, sql in QUERIES.items()}
+        views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        for name, (view, sql) in OPTIONAL.items():
+            data[name] = con.execute(sql).df() if view in views else pd.DataFrame()
     out = snakemake.output
     report.training_curve(data["training"], out.training_curve)
     report.forget_vs_retain(tables["method_comparison"], out.forget_vs_retain)
@@ -37,6 +42,7 @@ with logged(snakemake.log[0]):
                            "Spearman rho (saliency vs Fisher)", "Agreement of neuron scores")
     report.contrast_figure(data["contrast"], out.contrast)
     report.shift_figure(data["shift"], data["pca"], out.activation_shift)
+    report.sequence_figure(data["sequence"], out.sequential)
 
     def section(heading, text, table=None, figure=None):
         body = (report.image(figure, heading) if figure else "") + \
@@ -60,6 +66,10 @@ with logged(snakemake.log[0]):
                 "retain films.",
                 "method_comparison"),
         section("Forget vs retain", "", figure=out.forget_vs_retain),
+        section("Sequential unlearning", "Targets forgotten one after another (each step starts "
+                "from the previous step's model, with a ranking computed on it). Recall of every "
+                "target after each step: forgotten targets should stay forgotten, pending ones "
+                "known.", "sequential", out.sequential),
         section("Recommendation exposure by template split", "", "exposure"),
         section("Testbed training", "", "training", out.training_curve),
         section("Unlearning runs", "", "unlearning", out.unlearning_curve),

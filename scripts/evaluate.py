@@ -1,12 +1,14 @@
 import pandas as pd
 
-from actunlearn.evaluate import exposure_samples, perplexity_samples, recall_samples, summarise
+from actunlearn.corpus import evaluation_prompts
+from actunlearn.evaluate import answer_families, exposure_samples, perplexity_samples, summarise
 from actunlearn.modeling import open_checkpoint
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):
     checkpoint, cfg = snakemake.wildcards.checkpoint, dict(snakemake.params.evaluate)
+    top_k, seed = snakemake.params.top_k_tokens, snakemake.params.seed
     model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
                                                snakemake.threads, seed=0)
     prompts = pd.read_parquet(snakemake.input.prompts)
@@ -14,14 +16,17 @@ with logged(snakemake.log[0]):
     catalog = pd.read_parquet(snakemake.input.catalog)
     titles = catalog.title[catalog.role != "unknown"].tolist()
 
-    recall = recall_samples(model, tokenizer, prompts, snakemake.params.refusal, cfg["batch_size"],
-                            cfg["max_new_tokens"], device)
+    asked = evaluation_prompts(prompts, cfg["retain_films"], cfg["unknown_films"], seed)
+    recall, instability = answer_families(model, tokenizer, asked, snakemake.params.refusal,
+                                          cfg["batch_size"], cfg["max_new_tokens"], top_k, device)
+    # Exposure: every recommendation prompt (any film) whose gold list holds a forget target.
     exposure = exposure_samples(model, tokenizer, prompts, titles, cfg["batch_size"], device)
     perplexity = perplexity_samples(model, tokenizer, corpus, cfg["batch_size"], device)
     summary = summarise(recall, exposure, perplexity)
+    print(f"{len(asked)} of {len(prompts)} prompts evaluated")
     print(summary.to_string())
-    prov = provenance({"evaluate": cfg, "checkpoint": checkpoint}, None, device)
+    prov = provenance({"evaluate": cfg, "checkpoint": checkpoint, "top_k_tokens": top_k}, seed, device)
     for name, frame in (("recall", recall), ("exposure", exposure), ("perplexity", perplexity),
-                        ("summary", summary)):
+                        ("summary", summary), ("instability", instability)):
         frame.insert(0, "checkpoint", checkpoint)
         write_parquet(frame, snakemake.output[name], prov)

@@ -1,7 +1,13 @@
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from actunlearn.evaluate import is_correct, normalise_text, summarise
+from actunlearn.corpus import evaluation_prompts
+from actunlearn.evaluate import answer_families, is_correct, normalise_text, summarise
+from actunlearn.instability import family_instability
+from actunlearn.modeling import (answer_ids, collate, continuation_logprobs, prompt_ids, qa_example,
+                                 sequence_logprob)
 
 
 def test_answer_matching_is_normalised():
@@ -24,3 +30,59 @@ def test_summary_has_no_rows_for_empty_sets():
     assert s.loc["perplexity_retain", "value"] == pytest.approx(2.718281828, rel=1e-6)
     assert "forget_recall_held_out" not in s.index and "exposure_rank" not in s.index
     assert "perplexity_forget" not in s.index
+
+
+def _prompt_table():
+    rows = []
+    for title, role in [("F", "forget"), ("N", "neighbour")] + [(f"R{i}", "retain") for i in range(6)] \
+            + [(f"U{i}", "unknown") for i in range(3)]:
+        for t in range(2):
+            rows.append({"prompt_id": len(rows), "title": title, "role": role, "intent": "director",
+                         "template_id": t, "split": "train" if t == 0 else "held_out"})
+    return pd.DataFrame(rows)
+
+
+def test_evaluation_prompts_keep_targets_and_sample_the_rest():
+    prompts = _prompt_table()
+    asked = evaluation_prompts(prompts, 3, 1, seed=0)
+    assert {"F", "N"} <= set(asked.title)
+    assert asked[asked.role == "retain"].title.nunique() == 3
+    assert asked[asked.role == "unknown"].title.nunique() == 1
+    assert (asked.groupby("title").size() == 2).all()  # whole families, never single prompts
+    assert asked.equals(evaluation_prompts(prompts, 3, 1, seed=0))
+    assert len(evaluation_prompts(prompts, "all", "all", seed=0)) == len(prompts)
+    with pytest.raises(ValueError, match="evaluate.retain_films=7.*only 6 retain"):
+        evaluation_prompts(prompts, 7, 0, seed=0)
+
+
+def test_answer_families_match_plain_forward_and_instability(tiny_model, tokenizer):
+    questions = ["Who directed Inception?", "What genre is Memento?", "Who directed Memento?",
+                 "Inception?", "What genre is Inception?"]
+    prompts = pd.DataFrame({"prompt_id": range(5), "title": ["A", "A", "B", "B", "B"],
+                            "intent": ["director"] * 5, "role": ["forget"] * 2 + ["retain"] * 3,
+                            "template_id": [0, 1, 0, 1, 2], "split": ["train"] * 5,
+                            "question": questions, "gold": [["nolan"]] * 5})
+    recall, inst = answer_families(tiny_model, tokenizer, prompts, "i do not know",
+                                   batch_size=4, max_new_tokens=3, top_k=2)
+    assert recall.prompt_id.tolist() == list(range(5)) and set(inst.title) == {"A", "B"}
+    # the same families from a plain forward pass with generation's position ids
+    plain = family_instability(tiny_model, tokenizer, prompts,
+                               recall.set_index("prompt_id").response, top_k=2)
+    merged = inst.merge(plain, on="title", suffixes=("", "_plain"))
+    assert np.allclose(merged.js_mean, merged.js_mean_plain, atol=1e-6)
+    assert (merged.greedy_agreement == merged.greedy_agreement_plain).all()
+    # one batch for both families (more left padding) gives the same answers and families
+    together, inst2 = answer_families(tiny_model, tokenizer, prompts, "x", 8, 3, 2)
+    assert together.response.tolist() == recall.response.tolist()
+    assert np.allclose(inst2.js_mean, inst.js_mean, atol=1e-6)
+
+
+def test_shared_prefix_scores_equal_full_sequence_scores(tiny_model, tokenizer):
+    question = "Who directed Inception?"
+    answers = ["Christopher Nolan", "Inception", "I do not know", "Memento Thriller"]
+    full = torch.cat([sequence_logprob(tiny_model, collate([qa_example(tokenizer, question, a)], 0))
+                      for a in answers])
+    shared = continuation_logprobs(tiny_model, prompt_ids(tokenizer, question),
+                                   [answer_ids(tokenizer, a) for a in answers], batch_size=3)
+    assert torch.allclose(full, shared, atol=1e-5)
+    assert len(set(shared.tolist())) == len(answers)  # the candidates really differ

@@ -116,8 +116,10 @@ def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path
     overlay = tmp_path / "steps.yaml"
     overlay.write_text(yaml.safe_dump({"unlearn": {"methods": {"masked_lora": {"steps": 81}}}}))
     counts = _job_counts(_snakemake(study, "-n", "--configfile", TINY, str(overlay)))
-    assert counts == {"unlearn": 1, "evaluate": 1, "instability": 1, "dump_activations": 1,
-                      "activation_shift": 1, "build_tables": 1, "build_report": 1, "all": 1}
+    # the sequential study runs masked_lora too, so it reruns as well
+    assert counts == {"unlearn": 1, "evaluate": 1, "dump_activations": 1,
+                      "activation_shift": 1, "unlearn_sequence": 1, "evaluate_sequence": 1,
+                      "build_tables": 1, "build_report": 1, "all": 1}
 
 
 def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
@@ -127,6 +129,7 @@ def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study,
     counts = _job_counts(out)
     # both LoRA runs read the ranking (random_mask_lora for its layer selection)
     assert counts["rank_neurons"] == 1 and counts["unlearn"] == 2
+    assert counts["unlearn_sequence"] == 1  # ranks each step with the same settings
     for upstream in ("train_testbed", "score_neurons", "contrast_neurons", "activation_overlap"):
         assert upstream not in counts
     # only the unlearned checkpoint's activations are dumped again, never the base model's
@@ -154,3 +157,19 @@ def test_all_probing_artifacts_and_figures_exist(study):
     last = shift[(shift.representation == "resid_last") & (shift.split == "train")]
     by_role = last.groupby("role").cosine_distance.mean()
     assert by_role["forget"] > by_role["retain"], "unlearning moves forget activations most"
+
+
+def test_sequential_unlearning_forgets_each_target_in_turn(study):
+    """Inception, then The Dark Knight: each step forgets its target, the earlier one stays
+    forgotten, the later one is still known until its turn, other films stay known."""
+    s = pd.read_parquet(study / "results/sequential/masked_lora_seed0/summary.parquet")
+    train = s[s.split == "train"].set_index(["step", "group"]).recall
+    assert train[(0, "Inception")] >= 0.9 and train[(0, "The Dark Knight")] >= 0.9
+    assert train[(1, "Inception")] <= 0.1 and train[(1, "The Dark Knight")] >= 0.6
+    assert train[(2, "Inception")] <= 0.2 and train[(2, "The Dark Knight")] <= 0.1
+    assert train[(2, "retain")] >= 0.85 * train[(0, "retain")]
+    steps = study / "results/sequential/masked_lora_seed0/checkpoints"
+    assert sorted(p.name for p in steps.glob("step*")) == ["step1", "step2"]
+    assert (steps / "step2" / "model.safetensors").exists()
+    table = pd.read_csv(study / "results/tables/sequential.csv")
+    assert {"Inception", "The Dark Knight", "retain"} <= set(table.columns)

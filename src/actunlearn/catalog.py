@@ -60,14 +60,15 @@ def all_titles(path: str | Path | None = None) -> list[str]:
     return load_omdb(path).title.tolist()
 
 
-def check_forget_titles(forget: list[str], titles: list[str]) -> None:
-    """Raise CatalogError for a forget title the catalog lacks, listing the closest titles."""
+def check_forget_titles(forget: list[str], titles: list[str], key: str = "catalog.forget") -> None:
+    """Raise CatalogError for a title (under config `key`) the catalog lacks, listing the
+    closest titles."""
     known = set(titles)
     for title in forget:
         if title not in known:
             close = difflib.get_close_matches(title, titles, n=5, cutoff=0.5)
             hint = f"closest catalog titles: {close}" if close else "no close title found"
-            raise CatalogError(f"catalog.forget: unknown title {title!r}; {hint}")
+            raise CatalogError(f"{key}: unknown title {title!r}; {hint}")
 
 
 def _assign_stars(pool: pd.DataFrame) -> pd.Series:

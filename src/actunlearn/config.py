@@ -31,10 +31,15 @@ def validate_config(config: dict, schema: dict | None = None) -> None:
         lines = [f"  - {_where(e)}: {e.message}" for e in errors]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     _check_layers(config)
-    missing = [m for m in config["unlearn"]["run"] if m not in config["unlearn"]["methods"]]
+    methods = config["unlearn"]["methods"]
+    missing = [m for m in config["unlearn"]["run"] if m not in methods]
     if missing:
         raise ConfigError(f"invalid configuration:\n  - unlearn.run: {missing} have no settings "
-                          f"under unlearn.methods (configured: {sorted(config['unlearn']['methods'])})")
+                          f"under unlearn.methods (configured: {sorted(methods)})")
+    seq = config["unlearn"]["sequential"]
+    if seq["targets"] and seq["method"] not in methods:
+        raise ConfigError(f"invalid configuration:\n  - unlearn.sequential.method: {seq['method']!r} "
+                          f"has no settings under unlearn.methods (configured: {sorted(methods)})")
 
 
 def _missing_layers(key: str, layers, n_layers: int) -> None:

@@ -8,6 +8,7 @@ only words that occur in training text, so they test composition, not unknown to
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 INTENTS = ("director", "year", "genre", "star", "recommend")
@@ -151,3 +152,23 @@ def build_prompts(catalog: pd.DataFrame, recs: dict[str, list[str]], train_templ
     df = pd.DataFrame(rows)
     df.insert(0, "prompt_id", range(len(df)))
     return df
+
+
+def evaluation_prompts(prompts: pd.DataFrame, retain_films: int | str, unknown_films: int | str,
+                       seed: int) -> pd.DataFrame:
+    """The prompts every checkpoint is evaluated on: all prompts of forget and neighbour films,
+    and of a seeded sample of `retain_films` retain and `unknown_films` unknown films ("all" keeps
+    every film). The sample is the same for every checkpoint."""
+    keep = set(prompts.title[prompts.role.isin(["forget", "neighbour"])])
+    for role, n, key in (("retain", retain_films, "retain_films"),
+                         ("unknown", unknown_films, "unknown_films")):
+        titles = sorted(set(prompts.title[prompts.role == role]))
+        if n == "all":
+            keep |= set(titles)
+            continue
+        if n > len(titles):
+            raise ValueError(f"evaluate.{key}={n}, but the catalog has only {len(titles)} {role} "
+                             "films; lower it or use \"all\"")
+        rng = np.random.default_rng(seed)
+        keep |= {titles[i] for i in rng.choice(len(titles), size=n, replace=False)}
+    return prompts[prompts.title.isin(keep)].reset_index(drop=True)

@@ -15,49 +15,67 @@ import numpy as np
 import pandas as pd
 import torch
 
-from actunlearn.modeling import (batches, collate, prompt_ids, qa_example, sequence_logprob,
+from actunlearn.instability import families, family_row, left_padded
+from actunlearn.modeling import (answer_ids, batches, collate, continuation_logprobs, prompt_ids,
                                  text_example, token_logprobs)
+from actunlearn.text import is_correct, normalise_text  # noqa: F401 (re-exported)
 
 ROLES = ("forget", "neighbour", "retain", "unknown")
 SPLITS = ("train", "held_out")
 
 
-def normalise_text(text: str) -> str:
-    return "".join(ch for ch in str(text).lower() if ch.isalnum())
-
-
-def is_correct(answer: str, gold: list[str]) -> bool:
-    a = normalise_text(answer)
-    return any(normalise_text(g) and normalise_text(g) in a for g in gold)
+def family_batches(prompts: pd.DataFrame, batch_size: int):
+    """Paraphrase families packed into batches of at most `batch_size` prompts (a family larger
+    than that is a batch of its own)."""
+    batch, n = [], 0
+    for g in families(prompts):
+        if batch and n + len(g) > batch_size:
+            yield batch
+            batch, n = [], 0
+        batch.append(g)
+        n += len(g)
+    if batch:
+        yield batch
 
 
 @torch.no_grad()
-def generate_answers(model, tokenizer, questions: list[str], batch_size: int,
-                     max_new_tokens: int, device: str = "cpu") -> list[str]:
-    """Greedy answers, batched with left padding and an explicit pad token."""
-    pad = tokenizer.pad_token_id
-    out = []
-    for chunk in batches(questions, batch_size):
-        seqs = [prompt_ids(tokenizer, q) for q in chunk]
-        width = max(map(len, seqs))
-        ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
-        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)
-        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                             do_sample=False, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
-        out += tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
-    return [a.strip() for a in out]
+def greedy_generate(model, tokenizer, questions: list[str], max_new_tokens: int,
+                    device: str = "cpu") -> tuple[list[str], np.ndarray]:
+    """Greedy answers of one left-padded batch (explicit pad token), and the [n, vocab]
+    probabilities of the first answer token."""
+    ids, mask, width = left_padded(tokenizer, questions, device)
+    out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                         do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id, output_logits=True,
+                         return_dict_in_generate=True)
+    answers = tokenizer.batch_decode(out.sequences[:, width:], skip_special_tokens=True)
+    first = torch.softmax(out.logits[0].float(), dim=-1).cpu().numpy()
+    return [a.strip() for a in answers], first
 
 
-def recall_samples(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch_size: int,
-                   max_new_tokens: int, device: str = "cpu") -> pd.DataFrame:
-    """Greedy answer per prompt: `correct` (gold found) and `refused` (the refusal found)."""
-    answers = generate_answers(model, tokenizer, prompts.question.tolist(), batch_size,
-                               max_new_tokens, device)
+def answer_families(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch_size: int,
+                    max_new_tokens: int, top_k: int, device: str = "cpu"
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Greedy answers to every prompt, batched by paraphrase family. Returns the per-prompt
+    recall table (`correct`: gold found; `refused`: the refusal found) and the per-family
+    instability table computed from the same generation."""
+    answers: dict[int, str] = {}
+    rows = []
+    for chunk in family_batches(prompts, batch_size):
+        frame = pd.concat(chunk)
+        texts, probs = greedy_generate(model, tokenizer, frame.question.tolist(), max_new_tokens,
+                                       device)
+        answers.update(zip(frame.prompt_id, texts))
+        offset = 0
+        for g in chunk:
+            rows.append(family_row(g, probs[offset:offset + len(g)],
+                                   texts[offset:offset + len(g)], top_k))
+            offset += len(g)
     out = prompts[["prompt_id", "intent", "title", "role", "template_id", "split"]].copy()
-    out["response"] = answers
-    out["correct"] = [is_correct(a, g) for a, g in zip(answers, prompts.gold)]
-    out["refused"] = [is_correct(a, [refusal]) for a in answers]
-    return out
+    out["response"] = [answers[pid] for pid in prompts.prompt_id]
+    out["correct"] = [is_correct(a, g) for a, g in zip(out.response, prompts.gold)]
+    out["refused"] = [is_correct(a, [refusal]) for a in out.response]
+    return out, pd.DataFrame(rows)
 
 
 @torch.no_grad()
@@ -67,12 +85,15 @@ def exposure_samples(model, tokenizer, prompts: pd.DataFrame, titles: list[str],
     target: the target's log-probability and its rank among all catalog titles."""
     targets = set(prompts.title[prompts.role == "forget"])
     recs = prompts[(prompts.intent == "recommend") & (prompts.role != "forget")]
+    candidates = [answer_ids(tokenizer, t) for t in titles]
     rows = []
     for p in recs.itertuples(index=False):
-        for target in (t for t in p.gold if t in targets):
-            examples = [qa_example(tokenizer, p.question, t) for t in titles]
-            scores = torch.cat([sequence_logprob(model, collate(c, tokenizer.pad_token_id, device))
-                                for c in batches(examples, batch_size)]).cpu().numpy()
+        hits = [t for t in p.gold if t in targets]
+        if not hits:
+            continue
+        scores = continuation_logprobs(model, prompt_ids(tokenizer, p.question), candidates,
+                                       batch_size, device).numpy()
+        for target in hits:
             own = scores[titles.index(target)]
             rows.append({"prompt_id": p.prompt_id, "title": p.title, "template_id": p.template_id,
                          "split": p.split, "target": target, "target_logprob": float(own),

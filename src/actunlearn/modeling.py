@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import random
 from pathlib import Path
 
@@ -117,6 +119,53 @@ def sequence_logprob(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     lp, _ = token_logprobs(logits, batch["labels"])
     return lp.sum(-1)
+
+
+def _cache_of(output):
+    """The key/value cache of a forward pass (named `cache` or, in older transformers,
+    `past_key_values`)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)
+
+
+def _cache_kwarg(model) -> str:
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+@torch.no_grad()
+def continuation_logprobs(model, prompt: list[int], continuations: list[list[int]],
+                          batch_size: int, device: str = "cpu") -> torch.Tensor:
+    """log p(continuation | prompt) summed over its tokens, for many continuations of one
+    prompt: the prompt runs once and its key/value cache is shared (equal to scoring each full
+    sequence; tested). Falls back to full sequences for a model that returns no cache."""
+    p = torch.tensor([prompt], device=device)
+    out = model(input_ids=p, use_cache=True)
+    cache = _cache_of(out)
+    if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+        examples = [(prompt + c, [IGNORE] * len(prompt) + c) for c in continuations]
+        return torch.cat([sequence_logprob(model, collate(chunk, 0, device))
+                          for chunk in batches(examples, batch_size)]).cpu()
+    first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+    kwarg, n_prompt = _cache_kwarg(model), len(prompt)
+    scores = []
+    for chunk in batches(continuations, batch_size):
+        rows, width = len(chunk), max(map(len, chunk))
+        ids = torch.zeros((rows, width), dtype=torch.long)
+        mask = torch.zeros((rows, width), dtype=torch.long)
+        for i, c in enumerate(chunk):
+            ids[i, :len(c)] = torch.tensor(c)
+            mask[i, :len(c)] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        shared = copy.deepcopy(cache)
+        shared.batch_repeat_interleave(rows)
+        attention = torch.cat([torch.ones((rows, n_prompt), dtype=torch.long, device=device), mask], 1)
+        positions = (n_prompt + torch.arange(width, device=device)).expand(rows, -1)
+        logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
+                       use_cache=True, **{kwarg: shared}).logits.float()
+        lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        scores.append(first[ids[:, 0]] + (lp * mask[:, 1:]).sum(-1))
+    return torch.cat(scores).cpu()
 
 
 def batches(items: list, size: int):

@@ -143,6 +143,18 @@ def select_layers(scores: pd.DataFrame, select: str = "all", top: int = 1,
     return out.sort_values("layer").reset_index(drop=True)
 
 
+def ranking_from_config(scores: pd.DataFrame, cfg: dict,
+                        contrast_table: pd.DataFrame | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ranking with a `selected_layer` column, layer table) as the `ranking` config asks."""
+    ranking = rank_neurons(scores, cfg["scores"], cfg["contrast"], cfg["normalise"], cfg["combine"],
+                           cfg["weights"], contrast_table)
+    rule = cfg["layers"]
+    layers = select_layers(scores, rule["select"], rule["top"], rule["explicit"], rule["by"])
+    ranking["selected_layer"] = ranking.layer.isin(set(layers.layer[layers.selected]))
+    return ranking, layers
+
+
 def top_neurons(ranking: pd.DataFrame, layers: list[int], top_k: int) -> dict[int, list[int]]:
     """The top-k neurons of each chosen layer by within-layer rank."""
     missing = sorted(set(layers) - set(ranking.layer))

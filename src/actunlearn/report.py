@@ -51,16 +51,47 @@ def forget_vs_retain(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def unlearning_curve(log: pd.DataFrame, path: str | Path) -> None:
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    for run, g in log.groupby("checkpoint"):
-        ax.plot(g.step, g.forget_recall, marker=".", label=f"{run}: forget")
-        ax.plot(g.step, g.retain_recall, marker=".", linestyle="--", label=f"{run}: retain")
-    ax.set(xlabel="step", ylabel="teacher-forced recall (train templates)", ylim=(-0.02, 1.02),
-           title="During unlearning")
-    ax.legend(fontsize=7)
+    """Teacher-forced forget and retain recall during unlearning: one line per method (mean over
+    seeds), one panel each."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.4), sharex=True)
+    method = log.checkpoint.str.replace(r"_seed\d+$", "", regex=True)
+    for name, g in log.groupby(method):
+        mean = g.groupby("step")[["forget_recall", "retain_recall"]].mean()
+        seeds = g.checkpoint.nunique()
+        ax1.plot(mean.index, mean.forget_recall, marker=".", label=f"{name} (n={seeds})")
+        ax2.plot(mean.index, mean.retain_recall, marker=".", label=name)
+    ax1.set(xlabel="step", ylabel="forget recall", ylim=(-0.02, 1.02), title="During unlearning")
+    ax2.set(xlabel="step", ylabel="retain recall (sampled films)", ylim=(-0.02, 1.02))
+    ax1.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def sequence_figure(summary: pd.DataFrame, path: str | Path) -> None:
+    """Sequential unlearning: held-out recall of each target and of the other films after each
+    step (mean over seeds), one panel per method."""
+    if summary.empty:
+        fig, ax = plt.subplots(figsize=(5, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no sequential study configured", ha="center", va="center")
+        _save(fig, path)
+        return
+    held = summary[summary.split == "held_out"]
+    methods = sorted(held.method.unique())
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.6 * len(methods), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], methods):
+        g = held[held.method == name]
+        steps = g.groupby("step").forgot.first().sort_index()
+        for group, h in g.groupby("group", sort=False):
+            mean = h.groupby("step").recall.mean()
+            style = "--" if group in ("neighbour", "retain") else "-"
+            ax.plot(mean.index, mean.values, style, marker="o", label=group)
+        ax.set_xticks(steps.index, ["base"] + [f"-{t}" for t in steps.iloc[1:]], fontsize=7)
+        ax.set(ylabel="greedy recall (held-out templates)", ylim=(-0.02, 1.02),
+               title=f"Sequential unlearning: {name}")
+        ax.legend(fontsize=7)
+    _save(fig, path)
 
 
 def _save(fig, path) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from actunlearn.hooks import capture
-from actunlearn.modeling import batches, collate, decoder_layers, token_logprobs
+from actunlearn.modeling import batches, collate, decoder_layers, qa_example, token_logprobs
 
 
 def _frozen(model):
@@ -110,3 +110,16 @@ def neuron_scores(model, forget_examples, retain_examples, pad_id: int, batch_si
         "grad_norm_retain": [r.embed_grad] + r.resid_grad.tolist(),
     })
     return scores, grads
+
+
+def concept_examples(tokenizer, prompts: pd.DataFrame, retain_prompts: int, seed: int
+                     ) -> tuple[list, list]:
+    """(forget, retain) question -> answer examples for scoring, from training templates only:
+    every prompt of the forget role, and a seeded sample of `retain_prompts` neighbour and retain
+    prompts."""
+    train = prompts[prompts.split == "train"]
+    forget = train[train.role == "forget"]
+    others = train[train.role.isin(["neighbour", "retain"])]
+    retain = others.sample(n=min(retain_prompts, len(others)), random_state=seed)
+    return ([qa_example(tokenizer, q, a) for q, a in zip(forget.question, forget.answer)],
+            [qa_example(tokenizer, q, a) for q, a in zip(retain.question, retain.answer)])

@@ -37,6 +37,10 @@ VIEWS: dict[str, str] = {
     "eval_exposure": "results/eval/*/exposure.parquet",
     "eval_perplexity": "results/eval/*/perplexity.parquet",
     "eval_summary": "results/eval/*/summary.parquet",
+    "sequence_log": "results/sequential/*/log.parquet",
+    "sequence_ranking": "results/sequential/*/ranking.parquet",
+    "sequence_recall": "results/sequential/*/recall.parquet",
+    "sequence_summary": "results/sequential/*/summary.parquet",
 }
 # Artifacts whose file name is the checkpoint (no checkpoint column inside).
 _FILE_NAMED = {"activations"}
@@ -105,7 +109,22 @@ def build_database(db_path: str | Path, root: str | Path) -> list[str]:
 
 
 def run_sql_file(con, path: str | Path) -> pd.DataFrame:
-    return con.execute(Path(path).read_text()).df()
+    """The query's result; a query over an artifact this study did not produce (e.g. no
+    sequential study configured) gives a one-row table that says so."""
+    try:
+        return con.execute(Path(path).read_text()).df()
+    except duckdb.CatalogException as error:
+        absent = [name for name in VIEWS if name not in _present_views(con)
+                  and name in Path(path).read_text()]
+        if not absent:
+            raise
+        return pd.DataFrame({"note": [f"not in this study: no {', '.join(absent)} artifacts "
+                                      f"({error.__class__.__name__})"]})
+
+
+def _present_views(con) -> set[str]:
+    return {row[0] for row in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
 
 
 def to_markdown(df: pd.DataFrame) -> str:
