@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import random
 from pathlib import Path
 
@@ -16,6 +17,8 @@ IGNORE = -100
 
 def setup_torch(threads: int, seed: int | None = None) -> None:
     """Thread count from the scheduler, deterministic kernels, seeded RNGs."""
+    # cuBLAS needs a fixed workspace for deterministic results; set before CUDA starts
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(max(1, int(threads)))
     torch.use_deterministic_algorithms(True, warn_only=True)
     if seed is not None:
