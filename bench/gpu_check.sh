@@ -4,7 +4,7 @@
 # tables are left out, their packages are not carried), then the library's model steps on a
 # SmolLM2-135M-shaped Llama in bfloat16 (bench/llama_check.py). Needs the packages the machine
 # lacks as wheels in .whl/ (snakemake and its dependencies, bokeh-sampledata, jsonschema).
-# Writes logs, timings and evaluation summaries to $OUT.
+# Writes logs, timings and evaluation summaries to $OUT. ONLY=llama runs the last part alone.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
@@ -40,10 +40,12 @@ run_study() {  # $1: label, rest: snakemake arguments
   rm -rf results logs benchmarks .snakemake
 }
 
-run_study tiny --configfile tests/config/tiny.yaml
-run_study default
-python3 -m snakemake --cores 16 --configfile tests/config/tiny.yaml results/corpus/prompts.parquet \
-  results/models/tokenizer > "$OUT/llama_prep.log" 2>&1
+if [ "${ONLY:-}" != llama ]; then
+  run_study tiny --configfile tests/config/tiny.yaml
+  run_study default
+fi
+python3 -m snakemake --cores 16 results/corpus/prompts.parquet results/models/tokenizer \
+  --configfile tests/config/tiny.yaml > "$OUT/llama_prep.log" 2>&1
 python3 bench/llama_check.py --study results --device cuda --dtype bfloat16 \
   --json "$OUT/llama_bf16.json" > "$OUT/llama_bf16.log" 2>&1; echo "llama_check rc=$?" | tee -a "$OUT/summary.txt"
 tail -40 "$OUT/llama_bf16.log"
