@@ -13,7 +13,7 @@ from test_methods import _data, _ranking
 
 DAMPEN = dict(layers="ranked", top_k=4, scale=0.0)
 SSD = dict(modules=["mlp.down_proj"], alpha=1.0, dampening=1.0)
-RMU = dict(layer=1, update_layers="auto", steering_coef=5.0, alpha=1.0, steps=20,
+RMU = dict(layer=1, update_layers="auto", steering_coef=5.0, forget_positions="all", alpha=1.0, steps=20,
            learning_rate=0.3, forget_batch=2, retain_batch=2, neighbour_share=0.5)
 CFG = {"dampen": DAMPEN, "ssd": SSD, "rmu": RMU}
 
@@ -136,6 +136,35 @@ def test_rmu_steers_the_layer_and_trains_only_down_proj(tiny_model, tokenizer):
     assert log[-1]["forget_loss"] < log[1]["forget_loss"] or log[-1]["loss"] < log[1]["loss"]
     assert {"loss", "forget_loss", "retain_loss", "forget_recall", "retain_recall",
             "seconds"} <= set(log[-1])
+
+
+def test_rmu_answer_positions_are_those_that_predict_a_label(tiny_model, tokenizer):
+    data = _data(tokenizer)
+    examples = data.forget_check[:2]
+    _, every = layer_states(tiny_model, examples, tokenizer.pad_token_id, 1, "cpu", grad=False)
+    _, answer = layer_states(tiny_model, examples, tokenizer.pad_token_id, 1, "cpu", grad=False,
+                             positions="answer")
+    for row, (ids, labels) in enumerate(examples):
+        expected = [int(i + 1 < len(labels) and labels[i + 1] != -100) for i in range(len(ids))]
+        assert answer[row, :len(ids)].tolist() == expected
+        assert every[row, :len(ids)].tolist() == [1] * len(ids)
+    assert 0 < answer.sum() < every.sum()
+    with pytest.raises(ValueError, match="forget_positions"):
+        layer_states(tiny_model, examples, tokenizer.pad_token_id, 1, "cpu", grad=False,
+                     positions="prompt")
+    result = run_method(_ctx("rmu", tiny_model, tokenizer, forget_positions="answer", steps=3))
+    assert result.log[-1]["step"] == 3
+
+
+def test_ssd_can_dampen_the_token_embeddings(tiny_model, tokenizer):
+    params = selected_parameters(tiny_model, ["embed_tokens", "mlp.down_proj"])
+    assert params["embed_tokens.weight"] is tiny_model.get_input_embeddings().weight
+    assert len(params) == 1 + tiny_model.config.num_hidden_layers
+    base = copy.deepcopy(tiny_model)
+    result = run_method(_ctx("ssd", tiny_model, tokenizer, modules=["embed_tokens"]))
+    changed = _changed(base, result.model)
+    assert "model.embed_tokens.weight" in changed
+    assert changed <= {"model.embed_tokens.weight", "lm_head.weight"}  # tied output head
 
 
 def test_rmu_layer_choice(tiny_model, tokenizer):

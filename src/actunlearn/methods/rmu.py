@@ -6,8 +6,12 @@
   [0, 1) entries, as in the WMDP code, then normalised) from a generator seeded with ctx.seed.
 - h(x): the residual stream after block L (actunlearn.hooks.capture, `resid`).
 - loss = forget_loss + alpha * retain_loss, with
-    forget_loss = mean over non-padding positions (ALL tokens, prompt and answer) and hidden
-                  dimensions of (h_theta(x_forget) - c)^2,
+    forget_loss = mean over the steered positions and hidden dimensions of
+                  (h_theta(x_forget) - c)^2; steered positions (`forget_positions`): `all`
+                  non-padding tokens (as in the WMDP code), or `answer`: only the positions whose
+                  next token is labelled (they predict the answer). With short templated prompts,
+                  `all` also steers the template prefix that retain prompts share token for token,
+                  which the retain term must then undo;
     retain_loss = the same mean of (h_theta(x_retain) - h_ref(x_retain))^2, h_ref from a frozen
                   copy of the base model (copy.deepcopy before training).
 - Forget examples: data.forget_check (forget question -> gold answer) plus data.expose
@@ -25,7 +29,7 @@ import torch
 
 from actunlearn.hooks import capture
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register
-from actunlearn.modeling import collate, decoder_layers
+from actunlearn.modeling import IGNORE, collate, decoder_layers
 from actunlearn.unlearn import sample_examples, optimise, retain_batch_examples
 
 
@@ -58,12 +62,21 @@ def steering_vector(hidden: int, coef: float, seed: int) -> torch.Tensor:
     return coef * u / u.norm()
 
 
-def layer_states(model, examples, pad_id: int, layer: int, device: str, grad: bool):
-    """(residual stream after block `layer` [b, t, d], attention mask [b, t])."""
+def layer_states(model, examples, pad_id: int, layer: int, device: str, grad: bool,
+                 positions: str = "all"):
+    """(residual stream after block `layer` [b, t, d], mask [b, t] of the positions to score:
+    every non-padding token, or with positions="answer" those whose next token is labelled)."""
     b = collate(examples, pad_id, device)
     with capture(model, layers=[layer], resid=True, mlp=False, grad=grad) as cap:
         model(input_ids=b["input_ids"], attention_mask=b["attention_mask"])
-    return cap.resid[layer], b["attention_mask"]
+    mask = b["attention_mask"]
+    if positions == "answer":
+        predicts_label = torch.zeros_like(mask)
+        predicts_label[:, :-1] = (b["labels"][:, 1:] != IGNORE).long()
+        mask = mask * predicts_label
+    elif positions != "all":
+        raise ValueError(f"rmu: forget_positions must be 'all' or 'answer', not {positions!r}")
+    return cap.resid[layer], mask
 
 
 def masked_mse(h: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -92,10 +105,11 @@ def rmu(ctx: UnlearnContext) -> UnlearnResult:
     target = target.to(ctx.device)
     forget_pool = list(data.forget_check) + list(data.expose)
     alpha = float(cfg["alpha"])
+    positions = cfg["forget_positions"]
 
     def step_terms(model, gen):
         h, mask = layer_states(model, sample_examples(forget_pool, cfg["forget_batch"], gen), pad, layer,
-                               ctx.device, grad=True)
+                               ctx.device, grad=True, positions=positions)
         forget = masked_mse(h, target, mask)
         batch = retain_batch_examples(data, cfg["retain_batch"], cfg["neighbour_share"], gen)
         h, mask = layer_states(model, batch, pad, layer, ctx.device, grad=True)

@@ -2,7 +2,9 @@
 
 What is computed, exactly:
 - the parameters P: every parameter (weight, and bias if any) of the modules named in config
-  `modules` (paths relative to a decoder block, e.g. `mlp.down_proj`) in every decoder layer;
+  `modules` (paths relative to a decoder block, e.g. `mlp.down_proj`) in every decoder layer, and
+  the token embedding matrix when `modules` holds `embed_tokens` (tied to the output head in the
+  testbed, so its rows also produce the answer tokens);
 - for a set of examples S (question -> gold answer; only answer tokens are labelled), the
   empirical diagonal Fisher of each parameter element theta_j:
       F_S[j] = (1/|S|) * sum_{s in S} (d L_s / d theta_j)^2,
@@ -30,6 +32,9 @@ from actunlearn.modeling import collate, decoder_layers, token_logprobs
 def selected_parameters(model, modules: list[str]) -> dict[str, torch.nn.Parameter]:
     """`layers.<i>.<module>.<param>` -> parameter, for every decoder layer and named module."""
     out = {}
+    if "embed_tokens" in modules:
+        out["embed_tokens.weight"] = model.get_input_embeddings().weight
+        modules = [m for m in modules if m != "embed_tokens"]
     for i, block in enumerate(decoder_layers(model)):
         for name in modules:
             try:
