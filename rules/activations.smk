@@ -7,10 +7,9 @@ rule dump_activations:
     params:
         activations=config["activations"],
         batch_size=config["evaluate"]["batch_size"],
-        # base: every prompt (the probing analyses); other checkpoints: the evaluation prompts
-        prompts=lambda w: "all" if w.checkpoint == "base" else "evaluation",
-        evaluate=config["evaluate"],
-        seed=config["seed"],
+    wildcard_constraints:
+        # unlearned checkpoints are dumped by their evaluation job (rules/evaluate.smk)
+        checkpoint="|".join(MODEL_VARIANTS),
     threads: 1
     log:
         "logs/dump_activations/{checkpoint}.log",

@@ -1,3 +1,8 @@
+# Every checkpoint is evaluated by one job. An unlearned checkpoint's job also dumps its
+# activations on the evaluation prompts and compares them with the base model's (activation shift),
+# so its model is loaded once.
+
+
 rule evaluate:
     input:
         unpack(checkpoint_model),
@@ -11,8 +16,11 @@ rule evaluate:
         summary="results/eval/{checkpoint}/summary.parquet",
         # Paraphrase instability comes from the same greedy generation (first-token logits).
         instability="results/probing/instability/{checkpoint}.parquet",
+    wildcard_constraints:
+        checkpoint="|".join(MODEL_VARIANTS),
     params:
         evaluate=config["evaluate"],
+        activations=config["activations"],
         refusal=config["corpus"]["refusal"],
         top_k_tokens=config["probing"]["top_k_tokens"],
         seed=config["seed"],
@@ -29,3 +37,27 @@ rule evaluate:
         ENV
     script:
         "../scripts/evaluate.py"
+
+
+use rule evaluate as evaluate_unlearned with:
+    input:
+        unpack(checkpoint_model),
+        prompts=rules.build_corpus.output.prompts,
+        corpus=rules.build_corpus.output.corpus,
+        catalog=rules.build_catalog.output.catalog,
+        base_activations="results/activations/base.parquet",
+    output:
+        recall="results/eval/{checkpoint}/recall.parquet",
+        exposure="results/eval/{checkpoint}/exposure.parquet",
+        perplexity="results/eval/{checkpoint}/perplexity.parquet",
+        summary="results/eval/{checkpoint}/summary.parquet",
+        instability="results/probing/instability/{checkpoint}.parquet",
+        activations="results/activations/{checkpoint}.parquet",
+        shift="results/probing/shift/{checkpoint}.parquet",
+        pca="results/probing/shift/{checkpoint}_pca.parquet",
+    wildcard_constraints:
+        checkpoint=r"[a-z][a-z_]*_seed\d+",
+    log:
+        "logs/evaluate/{checkpoint}.log",
+    benchmark:
+        "benchmarks/evaluate/{checkpoint}.tsv"

@@ -81,27 +81,3 @@ rule neuron_agreement:
         ENV
     script:
         "../scripts/neuron_agreement.py"
-
-
-rule activation_shift:
-    input:
-        base="results/activations/base.parquet",
-        unlearned="results/activations/{checkpoint}.parquet",
-        prompts=rules.build_corpus.output.prompts,
-    output:
-        shift="results/probing/shift/{checkpoint}.parquet",
-        pca="results/probing/shift/{checkpoint}_pca.parquet",
-    params:
-        evaluate=config["evaluate"],
-        seed=config["seed"],
-    log:
-        "logs/activation_shift/{checkpoint}.log",
-    benchmark:
-        "benchmarks/activation_shift/{checkpoint}.tsv"
-    resources:
-        mem_mb=4000,
-        runtime=10,
-    conda:
-        ENV
-    script:
-        "../scripts/activation_shift.py"

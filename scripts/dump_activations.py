@@ -1,7 +1,6 @@
 import pandas as pd
 
 from actunlearn.activations import dump_activations
-from actunlearn.corpus import evaluation_prompts
 from actunlearn.modeling import open_checkpoint
 from actunlearn.provenance import provenance
 from actunlearn.runlog import logged
@@ -10,13 +9,8 @@ with logged(snakemake.log[0]):
     model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
                                                snakemake.threads)
     prompts = pd.read_parquet(snakemake.input.prompts)
-    which, ev = snakemake.params.prompts, snakemake.params.evaluate
-    if which == "evaluation":
-        prompts = evaluation_prompts(prompts, ev["retain_films"], ev["unknown_films"],
-                                     snakemake.params.seed)
     cfg = dict(snakemake.params.activations)
-    prov = provenance({"activations": cfg, "checkpoint": snakemake.wildcards.checkpoint,
-                       "prompts": which}, None, device)
+    prov = provenance({"activations": cfg, "checkpoint": snakemake.wildcards.checkpoint}, None, device)
     n = dump_activations(model, tokenizer, prompts, snakemake.output.activations, cfg["dtype"], prov,
                          snakemake.params.batch_size, device)
-    print(f"{n} rows ({len(prompts)} {which} prompts x {model.config.num_hidden_layers} layers)")
+    print(f"{n} rows ({len(prompts)} prompts x {model.config.num_hidden_layers} layers)")

@@ -1,8 +1,10 @@
 import pandas as pd
 
+from actunlearn.activations import dump_activations
 from actunlearn.corpus import evaluation_prompts
 from actunlearn.evaluate import answer_families, exposure_samples, perplexity_samples, summarise
 from actunlearn.modeling import open_checkpoint
+from actunlearn.probing import shift_tables
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
@@ -30,3 +32,21 @@ with logged(snakemake.log[0]):
                         ("summary", summary), ("instability", instability)):
         frame.insert(0, "checkpoint", checkpoint)
         write_parquet(frame, snakemake.output[name], prov)
+
+    if "activations" in snakemake.output.keys():
+        # unlearned checkpoint: its activations on the evaluation prompts, and their shift from
+        # the base model's
+        acts = dict(snakemake.params.activations)
+        dump_prov = provenance({"activations": acts, "checkpoint": checkpoint,
+                                "prompts": "evaluation", "evaluate": cfg}, seed, device)
+        dump_activations(model, tokenizer, asked, snakemake.output.activations, acts["dtype"],
+                         dump_prov, cfg["batch_size"], device)
+        shift, pca, layer = shift_tables(snakemake.input.base_activations,
+                                         snakemake.output.activations, asked)
+        shift.insert(0, "checkpoint", checkpoint)
+        pca.insert(0, "checkpoint", checkpoint)
+        pca.insert(1, "layer", layer)
+        print(shift[shift.representation == "resid_last"].to_string())
+        shift_prov = provenance({"checkpoint": checkpoint, "pca_layer": layer, "evaluate": cfg}, seed)
+        write_parquet(shift, snakemake.output.shift, shift_prov)
+        write_parquet(pca, snakemake.output.pca, shift_prov)

@@ -117,9 +117,8 @@ def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path
     overlay.write_text(yaml.safe_dump({"unlearn": {"methods": {"masked_lora": {"steps": 81}}}}))
     counts = _job_counts(_snakemake(study, "-n", "--configfile", TINY, str(overlay)))
     # the sequential study runs masked_lora too, so it reruns as well
-    assert counts == {"unlearn": 1, "evaluate": 1, "dump_activations": 1,
-                      "activation_shift": 1, "unlearn_sequence": 1, "evaluate_sequence": 1,
-                      "build_tables": 1, "build_report": 1, "all": 1}
+    assert counts == {"unlearn": 1, "evaluate_unlearned": 1, "unlearn_sequence": 1,
+                      "evaluate_sequence": 1, "build_tables": 1, "build_report": 1, "all": 1}
 
 
 def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
@@ -133,7 +132,7 @@ def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study,
     for upstream in ("train_testbed", "score_neurons", "contrast_neurons", "activation_overlap"):
         assert upstream not in counts
     # only the unlearned checkpoint's activations are dumped again, never the base model's
-    assert counts["dump_activations"] == 2
+    assert counts["evaluate_unlearned"] == 2 and "dump_activations" not in counts
     assert "output: results/activations/base.parquet" not in out
 
 

@@ -154,6 +154,19 @@ def activation_shift(base_path: str | Path, post_path: str | Path, prompts: pd.D
     return pd.DataFrame(rows)
 
 
+def shift_tables(base_path: str | Path, post_path: str | Path, prompts: pd.DataFrame
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(activation shift, PCA projection, PCA layer) of an unlearned checkpoint's dump against the
+    base model's, on `prompts`. The PCA uses the last layer's last-token residuals of the forget
+    and neighbour prompts and 100 retain prompts (seed 0)."""
+    shift = activation_shift(base_path, post_path, prompts)
+    focus = prompts[prompts.role.isin(["forget", "neighbour"])]
+    retain = prompts[prompts.role == "retain"]
+    sample = pd.concat([focus, retain.sample(n=min(100, len(retain)), random_state=0)])
+    layer = layers_in(base_path)[-1]
+    return shift, pca_projection(base_path, post_path, sample, layer), layer
+
+
 def pca_projection(base_path: str | Path, post_path: str | Path, prompts: pd.DataFrame,
                    layer: int, rep: str = "resid_last") -> pd.DataFrame:
     """2-D PCA fitted on the base model's activations; base and unlearned points projected."""
