@@ -17,3 +17,25 @@ rule build_corpus:
         ENV
     script:
         "../scripts/build_corpus.py"
+
+
+rule build_shift_sets:
+    input:
+        catalog=rules.build_catalog.output.catalog,
+        prompts=rules.build_corpus.output.prompts,
+    output:
+        shift="results/corpus/shift_prompts.parquet",
+    params:
+        shift=config["evaluate"]["shift"],
+        seed=config["seed"],
+    log:
+        "logs/build_shift_sets.log",
+    benchmark:
+        "benchmarks/build_shift_sets.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/build_shift_sets.py"

@@ -9,6 +9,7 @@ rule evaluate:
         prompts=rules.build_corpus.output.prompts,
         corpus=rules.build_corpus.output.corpus,
         catalog=rules.build_catalog.output.catalog,
+        shift_prompts=rules.build_shift_sets.output.shift,
     output:
         recall="results/eval/{checkpoint}/recall.parquet",
         exposure="results/eval/{checkpoint}/exposure.parquet",
@@ -16,6 +17,8 @@ rule evaluate:
         summary="results/eval/{checkpoint}/summary.parquet",
         # Paraphrase instability comes from the same greedy generation (first-token logits).
         instability="results/probing/instability/{checkpoint}.parquet",
+        shift="results/eval/{checkpoint}/shift.parquet",
+        shift_summary="results/eval/{checkpoint}/shift_summary.parquet",
     wildcard_constraints:
         checkpoint="|".join(MODEL_VARIANTS),
     params:
@@ -45,6 +48,7 @@ use rule evaluate as evaluate_unlearned with:
         prompts=rules.build_corpus.output.prompts,
         corpus=rules.build_corpus.output.corpus,
         catalog=rules.build_catalog.output.catalog,
+        shift_prompts=rules.build_shift_sets.output.shift,
         base_activations="results/activations/base.parquet",
     output:
         recall="results/eval/{checkpoint}/recall.parquet",
@@ -52,8 +56,10 @@ use rule evaluate as evaluate_unlearned with:
         perplexity="results/eval/{checkpoint}/perplexity.parquet",
         summary="results/eval/{checkpoint}/summary.parquet",
         instability="results/probing/instability/{checkpoint}.parquet",
+        shift="results/eval/{checkpoint}/shift.parquet",
+        shift_summary="results/eval/{checkpoint}/shift_summary.parquet",
         activations="results/activations/{checkpoint}.parquet",
-        shift="results/probing/shift/{checkpoint}.parquet",
+        activation_shift="results/probing/shift/{checkpoint}.parquet",
         pca="results/probing/shift/{checkpoint}_pca.parquet",
     wildcard_constraints:
         checkpoint=r"[a-z][a-z_]*_seed\d+",

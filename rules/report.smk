@@ -80,6 +80,11 @@ rule build_report:
             caption="../report/contrast.rst",
             category="Figures",
         ),
+        shift_robustness=report(
+            "results/report/shift_robustness.png",
+            caption="../report/shift_robustness.rst",
+            category="Figures",
+        ),
         sequential=report(
             "results/report/sequential.png",
             caption="../report/sequential.rst",

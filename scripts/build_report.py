@@ -43,6 +43,7 @@ with logged(snakemake.log[0]):
     report.contrast_figure(data["contrast"], out.contrast)
     report.shift_figure(data["shift"], data["pca"], out.activation_shift)
     report.sequence_figure(data["sequence"], out.sequential)
+    report.shift_robustness_figure(tables["shift_robustness"], out.shift_robustness)
 
     def section(heading, text, table=None, figure=None):
         body = (report.image(figure, heading) if figure else "") + \
@@ -66,6 +67,12 @@ with logged(snakemake.log[0]):
                 "retain films.",
                 "method_comparison"),
         section("Forget vs retain", "", figure=out.forget_vs_retain),
+        section("Robustness under distribution shift", "Greedy recall per shift set (mean over "
+                "seeds): alias = the film described, not named; multihop = the film as the bridge "
+                "of a two-hop question; typo, casing, filler, word_order = perturbed train "
+                "templates; system_prompt = a system turn the model never saw. Forget recall above "
+                "the original templates' shows where forgetting leaks.", "shift_robustness",
+                out.shift_robustness),
         section("Sequential unlearning", "Targets forgotten one after another (each step starts "
                 "from the previous step's model, with a ranking computed on it). Recall of every "
                 "target after each step: forgotten targets should stay forgotten, pending ones "

@@ -2,7 +2,8 @@ import pandas as pd
 
 from actunlearn.activations import dump_activations
 from actunlearn.corpus import evaluation_prompts
-from actunlearn.evaluate import answer_families, exposure_samples, perplexity_samples, summarise
+from actunlearn.evaluate import (answer_families, answer_prompts, exposure_samples,
+                                 perplexity_samples, shift_summary, summarise)
 from actunlearn.modeling import open_checkpoint
 from actunlearn.probing import shift_tables
 from actunlearn.provenance import provenance, write_parquet
@@ -27,9 +28,19 @@ with logged(snakemake.log[0]):
     summary = summarise(recall, exposure, perplexity)
     print(f"{len(asked)} of {len(prompts)} prompts evaluated")
     print(summary.to_string())
+    # distribution-shift sets: forget and neighbour films, and a seeded sample of retain films
+    shift_cfg = cfg["shift"]
+    films = set(evaluation_prompts(prompts, shift_cfg["retain_films"], 0, seed).title)
+    shift_prompts = pd.read_parquet(snakemake.input.shift_prompts)
+    shift = answer_prompts(model, tokenizer, shift_prompts[shift_prompts.title.isin(films)],
+                           snakemake.params.refusal, cfg["batch_size"], cfg["max_new_tokens"], device)
+    shifted = shift_summary(shift, recall[recall.title.isin(films)])
+    print(shifted[shifted.metric == "recall"].pivot(index="shift_set", columns="role",
+                                                     values="value").to_string())
     prov = provenance({"evaluate": cfg, "checkpoint": checkpoint, "top_k_tokens": top_k}, seed, device)
     for name, frame in (("recall", recall), ("exposure", exposure), ("perplexity", perplexity),
-                        ("summary", summary), ("instability", instability)):
+                        ("summary", summary), ("instability", instability), ("shift", shift),
+                        ("shift_summary", shifted)):
         frame.insert(0, "checkpoint", checkpoint)
         write_parquet(frame, snakemake.output[name], prov)
 
@@ -41,12 +52,12 @@ with logged(snakemake.log[0]):
                                 "prompts": "evaluation", "evaluate": cfg}, seed, device)
         dump_activations(model, tokenizer, asked, snakemake.output.activations, acts["dtype"],
                          dump_prov, cfg["batch_size"], device)
-        shift, pca, layer = shift_tables(snakemake.input.base_activations,
+        moved, pca, layer = shift_tables(snakemake.input.base_activations,
                                          snakemake.output.activations, asked)
-        shift.insert(0, "checkpoint", checkpoint)
+        moved.insert(0, "checkpoint", checkpoint)
         pca.insert(0, "checkpoint", checkpoint)
         pca.insert(1, "layer", layer)
-        print(shift[shift.representation == "resid_last"].to_string())
+        print(moved[moved.representation == "resid_last"].to_string())
         shift_prov = provenance({"checkpoint": checkpoint, "pca_layer": layer, "evaluate": cfg}, seed)
-        write_parquet(shift, snakemake.output.shift, shift_prov)
+        write_parquet(moved, snakemake.output.activation_shift, shift_prov)
         write_parquet(pca, snakemake.output.pca, shift_prov)

@@ -40,10 +40,11 @@ def family_batches(prompts: pd.DataFrame, batch_size: int):
 
 @torch.no_grad()
 def greedy_generate(model, tokenizer, questions: list[str], max_new_tokens: int,
-                    device: str = "cpu") -> tuple[list[str], np.ndarray]:
+                    device: str = "cpu", systems: list[str | None] | None = None
+                    ) -> tuple[list[str], np.ndarray]:
     """Greedy answers of one left-padded batch (explicit pad token), and the [n, vocab]
     probabilities of the first answer token."""
-    ids, mask, width = left_padded(tokenizer, questions, device)
+    ids, mask, width = left_padded(tokenizer, questions, device, systems)
     out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                          do_sample=False, pad_token_id=tokenizer.pad_token_id,
                          eos_token_id=tokenizer.eos_token_id, output_logits=True,
@@ -76,6 +77,39 @@ def answer_families(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch
     out["correct"] = [is_correct(a, g) for a, g in zip(out.response, prompts.gold)]
     out["refused"] = [is_correct(a, [refusal]) for a in out.response]
     return out, pd.DataFrame(rows)
+
+
+def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_size: int,
+                   max_new_tokens: int, device: str = "cpu") -> pd.DataFrame:
+    """Greedy answers for any prompt table with `question`, `gold` and optionally `system`
+    columns: the table plus `response`, `correct` and `refused`."""
+    systems = frame.system.tolist() if "system" in frame else [None] * len(frame)
+    questions = frame.question.tolist()
+    responses: list[str] = []
+    for start in range(0, len(frame), batch_size):
+        texts, _ = greedy_generate(model, tokenizer, questions[start:start + batch_size],
+                                   max_new_tokens, device, systems[start:start + batch_size])
+        responses += texts
+    out = frame.copy()
+    out["response"] = responses
+    out["correct"] = [is_correct(a, g) for a, g in zip(responses, frame.gold)]
+    out["refused"] = [is_correct(a, [refusal]) for a in responses]
+    return out
+
+
+def shift_summary(shift: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
+    """Long table (shift_set, role, metric, value, n): recall and refusal per shift set and film
+    role, with the main evaluation's train templates (`original`) and held-out templates
+    (`paraphrase`) as the reference sets. Empty groups get no row."""
+    parts = [recall[recall.split == "train"].assign(shift_set="original"),
+             recall[recall.split == "held_out"].assign(shift_set="paraphrase"),
+             shift[shift.shift_set != "paraphrase"]]
+    frame = pd.concat([p[["shift_set", "role", "correct", "refused"]] for p in parts])
+    rows = []
+    for (name, role), g in frame.groupby(["shift_set", "role"], sort=False):
+        rows.append((name, role, "recall", float(g.correct.mean()), len(g)))
+        rows.append((name, role, "refusal", float(g.refused.mean()), len(g)))
+    return pd.DataFrame(rows, columns=["shift_set", "role", "metric", "value", "n"])
 
 
 @torch.no_grad()

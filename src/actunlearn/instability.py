@@ -20,10 +20,13 @@ from actunlearn.stats import jaccard, js_divergence
 from actunlearn.text import normalise_text
 
 
-def left_padded(tokenizer, questions: list[str], device: str = "cpu"):
-    """(input_ids, attention_mask, width) of chat prompts, left-padded with the pad token."""
+def left_padded(tokenizer, questions: list[str], device: str = "cpu",
+                systems: list[str | None] | None = None):
+    """(input_ids, attention_mask, width) of chat prompts (each after its system turn, if any),
+    left-padded with the pad token."""
     pad = tokenizer.pad_token_id
-    seqs = [prompt_ids(tokenizer, q) for q in questions]
+    systems = systems if systems is not None else [None] * len(questions)
+    seqs = [prompt_ids(tokenizer, q, s) for q, s in zip(questions, systems)]
     width = max(map(len, seqs))
     ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
     mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)

@@ -69,10 +69,11 @@ def decoder_layers(model) -> torch.nn.ModuleList:
     return layers
 
 
-def prompt_ids(tokenizer, question: str) -> list[int]:
-    """The chat-formatted user turn plus the assistant header."""
-    out = tokenizer.apply_chat_template([{"role": "user", "content": question}],
-                                        add_generation_prompt=True, tokenize=True)
+def prompt_ids(tokenizer, question: str, system: str | None = None) -> list[int]:
+    """The chat-formatted user turn (after a system turn, if given) plus the assistant header."""
+    turns = ([{"role": "system", "content": system}] if system else []) + \
+        [{"role": "user", "content": question}]
+    out = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=True)
     return list(out["input_ids"] if hasattr(out, "keys") else out)
 
 

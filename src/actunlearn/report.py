@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
@@ -65,6 +66,27 @@ def unlearning_curve(log: pd.DataFrame, path: str | Path) -> None:
     ax1.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def shift_robustness_figure(table: pd.DataFrame, path: str | Path) -> None:
+    """Heatmaps (method x shift set) of forget recall and of retain recall, from the
+    shift_robustness table (means over seeds)."""
+    sets = list(dict.fromkeys(table.shift_set))
+    methods = list(dict.fromkeys(table.method))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.42 * len(methods) + 1.8), sharey=True)
+    for ax, column in zip(axes, ("forget", "retain")):
+        grid = table.pivot(index="method", columns="shift_set", values=column).loc[methods, sets]
+        im = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if v < 0.5 else "black")
+        ax.set_xticks(range(len(sets)), sets, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(len(methods)), methods, fontsize=7)
+        ax.set_title(f"{column} recall by shift set")
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -37,6 +37,8 @@ VIEWS: dict[str, str] = {
     "eval_exposure": "results/eval/*/exposure.parquet",
     "eval_perplexity": "results/eval/*/perplexity.parquet",
     "eval_summary": "results/eval/*/summary.parquet",
+    "eval_shift": "results/eval/*/shift.parquet",
+    "eval_shift_summary": "results/eval/*/shift_summary.parquet",
     "sequence_log": "results/sequential/*/log.parquet",
     "sequence_ranking": "results/sequential/*/ranking.parquet",
     "sequence_recall": "results/sequential/*/recall.parquet",

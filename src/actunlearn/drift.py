@@ -1,0 +1,362 @@
+"""Recommendation drift and unlearning-quality measures, as pure functions.
+
+Ranked lists are lists of distinct items (a repeated item raises ValueError). As in
+`actunlearn.stats`, an undefined value is returned as None together with a short reason, never as
+NaN and never clamped to a bound.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from actunlearn.stats import jaccard
+
+ARTICLES = ("the", "a", "an")
+
+# A list marker at the start of a line: "1. ", "12) ", "- ", "* ", "+ ", "• ".
+_LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d+[.)])[ \t]+", re.MULTILINE)
+# A year in parentheses: "(2010)", "( 1999 )".
+_YEAR = re.compile(r"\(\s*\d{4}\s*\)")
+# Everything that is not a letter or a digit (underscore included: markdown italics).
+_NON_ALNUM = re.compile(r"[\W_]+")
+# Catalog suffix convention: "Matrix, The", "Beautiful Mind, A".
+_ARTICLE_SUFFIX = re.compile(r",\s*(the|a|an)\s*$", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------- title extraction
+
+
+def normalise_title_text(text: str) -> str:
+    """The normalised form used to match titles, applied alike to answers and catalog titles:
+
+    1. accents removed (NFKD, combining marks dropped) and case folded ("Amélie" -> "amelie");
+    2. every year in parentheses, "(2010)", removed;
+    3. "&" replaced by " and ";
+    4. every character that is not a letter or digit (quotes straight or curly, apostrophes,
+       markdown `*` and `_`, punctuation, hyphens) replaced by a space;
+    5. whitespace collapsed to single spaces and stripped.
+
+    So "**Schindler’s List** (1993)" -> "schindler s list" and "Matrix, The" -> "matrix the".
+    """
+    s = unicodedata.normalize("NFKD", text)
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    s = _YEAR.sub(" ", s)
+    s = s.replace("&", " and ")
+    return " ".join(_NON_ALNUM.sub(" ", s).split())
+
+
+@functools.lru_cache(maxsize=8)
+def _title_index(titles: tuple[str, ...]) -> tuple[dict[tuple[str, ...], str], int]:
+    """Word-tuple -> catalog title, for every title's normalised form and its article variant."""
+    canonical: list[tuple[tuple[str, ...], str]] = []
+    variants: list[tuple[tuple[str, ...], str]] = []
+    for title in titles:
+        if not isinstance(title, str):
+            raise ValueError(f"extract_titles: catalog title {title!r} is not a string")
+        words = tuple(normalise_title_text(title).split())
+        if not words:
+            raise ValueError(f"extract_titles: catalog title {title!r} has no letters or digits")
+        canonical.append((words, title))
+        if len(words) > 1 and words[0] in ARTICLES:  # "The Matrix" -> also "matrix the"
+            variants.append((words[1:] + words[:1], title))
+        stripped = _YEAR.sub(" ", title).strip()
+        if len(words) > 1 and _ARTICLE_SUFFIX.search(stripped):  # "Matrix, The" -> "the matrix"
+            variants.append((words[-1:] + words[:-1], title))
+    index: dict[tuple[str, ...], str] = {}
+    for words, title in canonical + variants:  # a real title beats another's variant; first wins
+        index.setdefault(words, title)
+    return index, max((len(w) for w in index), default=0)
+
+
+def extract_titles(text: str, titles: list[str]) -> list[str]:
+    """The catalog titles mentioned in `text`, in order of first appearance, without repeats.
+
+    List markers at line starts ("1. ", "- ") are removed, then text and titles are put in the
+    form of `normalise_title_text` and split into words. A title matches a run of whole words
+    equal to its normalised form, or to its article variant: "The Matrix" also matches
+    "matrix the" (as an answer's "Matrix, The" normalises), and a catalog "Matrix, The" also
+    matches "the matrix" (likewise "A", "An"). Scanning left to right, the longest match at each
+    word is taken and the scan resumes after it, so "The Dark Knight Rises" does not also yield
+    "The Dark Knight", and "Up" never matches inside "Upside". When two catalog titles share a
+    form, a title's own form beats another's article variant, then catalog order decides.
+    Raises ValueError when `text` is not a string or a catalog title is empty after normalising.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"extract_titles: text must be a string, got {type(text).__name__}")
+    if isinstance(titles, str):
+        raise ValueError("extract_titles: titles must be a list of titles, not one string")
+    index, longest = _title_index(tuple(titles))
+    words = normalise_title_text(_LIST_MARKER.sub("", text)).split()
+    found: dict[str, None] = {}
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            title = index.get(tuple(words[i:i + n]))
+            if title is not None:
+                found.setdefault(title, None)
+                i += n
+                break
+        else:
+            i += 1
+    return list(found)
+
+
+# ---------------------------------------------------------------- ranked-list agreement
+
+
+def _check_ranked(fn: str, name: str, items) -> list:
+    if isinstance(items, str) or not isinstance(items, Sequence):
+        raise ValueError(f"{fn}: the {name} list must be a list of items, got {type(items).__name__}")
+    seen: set = set()
+    for item in items:
+        if item in seen:
+            raise ValueError(f"{fn}: the {name} list repeats {item!r}")
+        seen.add(item)
+    return list(items)
+
+
+def _check_p(fn: str, p: float) -> None:
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"{fn}: p must lie in (0, 1), got {p}")
+
+
+def _check_k(fn: str, k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{fn}: k must be a positive integer, got {k!r}")
+
+
+def kendall_tau(a: list[str], b: list[str]) -> tuple[float | None, str | None]:
+    """Kendall's tau-b between two ranked lists that may hold different items.
+
+    Method: over the union of the items, each list ranks its own items 1..len(list); an item a
+    list lacks gets rank len(list) + 1, so all of a list's missing items tie below everything it
+    holds. Tau-b is then `scipy.stats.kendalltau` (variant "b") of the two rank vectors.
+    Identical lists give 1.0, a list and its reverse -1.0. Disjoint lists give a negative value,
+    since each list puts its own items above the other's: -1.0 for two single items, -0.8 for
+    two lists of two.
+    Undefined, (None, reason): fewer than 2 distinct items in all, or one list empty (its rank
+    vector is then constant).
+    """
+    a = _check_ranked("kendall_tau", "first", a)
+    b = _check_ranked("kendall_tau", "second", b)
+    union = list(dict.fromkeys(a + b))
+    if len(union) < 2:
+        return None, f"undefined: the lists hold {len(union)} distinct item(s); need 2"
+    for name, items in (("first", a), ("second", b)):
+        if not items:
+            return None, f"undefined: the {name} list is empty, so its rank vector is constant"
+    ranks = []
+    for items in (a, b):
+        position = {item: i + 1 for i, item in enumerate(items)}
+        ranks.append([position.get(item, len(items) + 1) for item in union])
+    return float(sps.kendalltau(ranks[0], ranks[1], variant="b").statistic), None
+
+
+def rbo(a: list[str], b: list[str], p: float = 0.9) -> float:
+    """Rank-biased overlap, extrapolated (RBO_ext; Webber, Moffat & Zobel 2010, eq. 32).
+
+    With S the shorter list (length s), L the longer (length l) and X_d the number of items
+    common to the top d of both (S contributes all its s items when d > s):
+
+        RBO_ext = (1-p)/p * [ sum_{d=1..l} X_d/d * p^d + sum_{d=s+1..l} X_s*(d-s)/(s*d) * p^d ]
+                  + [ (X_l - X_s)/l + X_s/s ] * p^l
+
+    which for equal lengths is eq. 30. Identical lists give 1 (up to rounding), disjoint lists
+    0. One list empty gives 0.0 (no overlap at any depth). Raises ValueError when both lists are
+    empty, when p is outside (0, 1), or when a list repeats an item.
+    """
+    a = _check_ranked("rbo", "first", a)
+    b = _check_ranked("rbo", "second", b)
+    _check_p("rbo", p)
+    if not a and not b:
+        raise ValueError("rbo: both lists are empty; rank-biased overlap is undefined")
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    s, l = len(short), len(long_)  # noqa: E741 (the paper's names)
+    if s == 0:
+        return 0.0
+    seen_short: set = set()
+    seen_long: set = set()
+    overlap = [0] * (l + 1)  # overlap[d] = X_d
+    x = 0
+    for d in range(1, l + 1):
+        if d <= s:
+            item = short[d - 1]
+            x += item in seen_long
+            seen_short.add(item)
+        item = long_[d - 1]
+        x += item in seen_short
+        seen_long.add(item)
+        overlap[d] = x
+    xs, xl = overlap[s], overlap[l]
+    total = sum(overlap[d] / d * p**d for d in range(1, l + 1))
+    total += sum(xs * (d - s) / (s * d) * p**d for d in range(s + 1, l + 1))
+    return float((1 - p) / p * total + ((xl - xs) / l + xs / s) * p**l)
+
+
+def jaccard_at_k(a: list[str], b: list[str], k: int) -> tuple[float | None, str | None]:
+    """Jaccard index |A & B| / |A | B| of the sets of the first k items of each list.
+
+    Undefined, (None, reason): both top-k sets empty. Raises ValueError for k < 1.
+    """
+    a = _check_ranked("jaccard_at_k", "first", a)
+    b = _check_ranked("jaccard_at_k", "second", b)
+    _check_k("jaccard_at_k", k)
+    top_a, top_b = a[:k], b[:k]
+    if not top_a and not top_b:
+        return None, "undefined: both lists are empty"
+    return jaccard(top_a, top_b), None
+
+
+def pairwise_family_drift(lists: dict[str, list[str]], k: int = 5, p: float = 0.9) -> pd.DataFrame:
+    """Agreement between every unordered pair of prompts in one paraphrase family.
+
+    `lists` maps prompt_id -> ranked titles. One row per pair, in the order of
+    `itertools.combinations` over the dict's order, with columns prompt_a, prompt_b,
+    kendall_tau, tau_note (see `kendall_tau`), rbo (`rbo` with `p`; undefined when both lists
+    are empty, with rbo_note saying so), jaccard_at_k, jaccard_note (`jaccard_at_k` with `k`),
+    n_a, n_b (list lengths). As elsewhere in the project, the value columns are nullable
+    "Float64" with pd.NA (never NaN) where undefined, and the note columns hold None where
+    defined. Fewer than two prompts give a table with these columns and no rows.
+    """
+    _check_k("pairwise_family_drift", k)
+    _check_p("pairwise_family_drift", p)
+    columns = ["prompt_a", "prompt_b", "kendall_tau", "tau_note", "rbo", "rbo_note",
+               "jaccard_at_k", "jaccard_note", "n_a", "n_b"]
+    rows = []
+    for pa, pb in itertools.combinations(lists, 2):
+        a, b = lists[pa], lists[pb]
+        tau, tau_note = kendall_tau(a, b)
+        if not a and not b:
+            r, r_note = None, "undefined: both lists are empty"
+        else:
+            r, r_note = rbo(a, b, p), None
+        jac, jac_note = jaccard_at_k(a, b, k)
+        rows.append([pa, pb, tau, tau_note, r, r_note, jac, jac_note, len(a), len(b)])
+    df = pd.DataFrame(rows, columns=columns, dtype=object)
+    for col in ("kendall_tau", "rbo", "jaccard_at_k"):
+        df[col] = pd.array(df[col].tolist(), dtype="Float64")
+    return df.astype({"n_a": int, "n_b": int})
+
+
+# ---------------------------------------------------------------- legacy
+
+
+def legacy_embedding_tau(u, v) -> float:
+    """The original prototype's "drift" number, kept only so old results can be compared.
+
+    It is `scipy.stats.kendalltau` between two response EMBEDDING VECTORS taken element by
+    element (dimension i of u paired with dimension i of v). That is NOT a correlation between
+    rankings of recommendations and says nothing about whether the recommended titles or their
+    order changed; do not use it as a drift measure. Raises ValueError for vectors of different
+    lengths, fewer than 2 elements, non-finite values, or a constant vector (tau undefined).
+    """
+    u, v = np.asarray(u, dtype=float).ravel(), np.asarray(v, dtype=float).ravel()
+    if len(u) != len(v):
+        raise ValueError(f"legacy_embedding_tau: lengths differ ({len(u)} vs {len(v)})")
+    if len(u) < 2:
+        raise ValueError(f"legacy_embedding_tau: need at least 2 elements, got {len(u)}")
+    for name, w in (("first", u), ("second", v)):
+        if not np.isfinite(w).all():
+            raise ValueError(f"legacy_embedding_tau: the {name} vector has non-finite values")
+        if np.all(w == w[0]):
+            raise ValueError(f"legacy_embedding_tau: the {name} vector is constant; tau undefined")
+    return float(sps.kendalltau(u, v).statistic)
+
+
+# ---------------------------------------------------------------- unlearning quality
+
+
+def _finite_sample(fn: str, name: str, values) -> np.ndarray:
+    x = np.asarray(values, dtype=float).ravel()
+    if len(x) < 1:
+        raise ValueError(f"{fn}: the {name} sample is empty")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{fn}: the {name} sample has NaN or infinite values")
+    return x
+
+
+def ks_test(x, y) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov test: (statistic, p-value) from `scipy.stats.ks_2samp`,
+    two-sided, method "auto". Raises ValueError when either sample is empty or non-finite."""
+    x = _finite_sample("ks_test", "first", x)
+    y = _finite_sample("ks_test", "second", y)
+    res = sps.ks_2samp(x, y, alternative="two-sided", method="auto")
+    return float(res.statistic), float(res.pvalue)
+
+
+def auc(positive_scores, negative_scores) -> float:
+    """ROC AUC = P(s_pos > s_neg) + 0.5 * P(s_pos == s_neg) over all positive-negative pairs.
+
+    Computed exactly from average ranks of the pooled scores (Mann-Whitney U):
+    AUC = (R_pos - n_pos (n_pos + 1) / 2) / (n_pos * n_neg), R_pos the positives' rank sum.
+    For membership inference: positives = forget (member) facts, negatives = never-seen
+    holdout facts, score e.g. -loss; 0.5 = indistinguishable. Infinite scores are ranked as
+    such; ValueError for an empty sample or NaN.
+    """
+    pos = np.asarray(positive_scores, dtype=float).ravel()
+    neg = np.asarray(negative_scores, dtype=float).ravel()
+    for name, x in (("positive", pos), ("negative", neg)):
+        if len(x) < 1:
+            raise ValueError(f"auc: the {name} scores are empty")
+        if np.isnan(x).any():
+            raise ValueError(f"auc: the {name} scores contain NaN")
+    ranks = sps.rankdata(np.concatenate([pos, neg]), method="average")
+    n_pos, n_neg = len(pos), len(neg)
+    u = ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))
+
+
+def min_k_prob(token_logprobs: list[float] | np.ndarray, k: float = 0.2) -> float:
+    """Min-K% Prob (Shi et al. 2024): the mean of the lowest ceil(k * n) of the n token
+    log-probabilities (k * n rounded to 9 decimals first, so 0.14 * 50 selects 7, not 8).
+
+    k must lie in (0, 1]. ValueError for an empty input, NaN, or a positive log-probability;
+    -inf (probability 0) is allowed and then gives -inf.
+    """
+    x = np.asarray(token_logprobs, dtype=float).ravel()
+    if not 0.0 < k <= 1.0:
+        raise ValueError(f"min_k_prob: k must lie in (0, 1], got {k}")
+    if len(x) == 0:
+        raise ValueError("min_k_prob: no token log-probabilities")
+    if np.isnan(x).any():
+        raise ValueError("min_k_prob: token log-probabilities contain NaN")
+    if (x > 0).any():
+        raise ValueError(f"min_k_prob: log-probabilities must be <= 0, got max {x.max():.3g}")
+    m = math.ceil(round(k * len(x), 9))
+    return float(np.sort(x)[:m].mean())
+
+
+def mean_ci(values, level: float = 0.95) -> dict:
+    """Mean with a two-sided Student-t confidence interval.
+
+    Returns {"mean", "sd", "n", "low", "high", "level", "note"}: sd is the sample standard
+    deviation (ddof 1); low/high = mean -/+ t.ppf((1 + level) / 2, n - 1) * sd / sqrt(n).
+    For n == 1, sd, low and high are None and note is "one seed: no interval"; otherwise note
+    is None. ValueError for no values, NaN or infinite values, or level outside (0, 1).
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"mean_ci: level must lie in (0, 1), got {level}")
+    x = np.asarray(values, dtype=float).ravel()
+    if len(x) == 0:
+        raise ValueError("mean_ci: no values")
+    if np.isnan(x).any():
+        raise ValueError("mean_ci: values contain NaN")
+    if not np.isfinite(x).all():
+        raise ValueError("mean_ci: values contain infinities")
+    n, mean = len(x), float(x.mean())
+    if n == 1:
+        return {"mean": mean, "sd": None, "n": 1, "low": None, "high": None, "level": level,
+                "note": "one seed: no interval"}
+    sd = float(x.std(ddof=1))
+    half = float(sps.t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "sd": sd, "n": n, "low": mean - half, "high": mean + half,
+            "level": level, "note": None}

@@ -1,0 +1,108 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from actunlearn.evaluate import answer_prompts, shift_summary
+from actunlearn.modeling import prompt_ids
+from actunlearn.shift import SYSTEM_PROMPT, perturb, shift_prompts
+
+CATALOG = pd.DataFrame({
+    "title": ["Inception", "The Prestige", "Memento", "Heat", "Nowhere"],
+    "year": [2010, 2006, 2000, 1995, 2001],
+    "director": ["Christopher Nolan", "Christopher Nolan", "Christopher Nolan", "Michael Mann", "X"],
+    "genre": ["Sci-Fi", "Drama", "Thriller", "Crime", "Drama"],
+    "star": ["Michael Caine", "Michael Caine", "Guy Pearce", "Al Pacino", "Y"],
+    "reviews": [300, 250, 200, 150, 10],
+    "role": ["forget", "neighbour", "neighbour", "retain", "unknown"],
+})
+
+
+def _prompts():
+    rows = []
+    for film in CATALOG.itertuples(index=False):
+        for intent, answer in (("director", film.director), ("star", film.star),
+                               ("genre", film.genre), ("year", str(film.year))):
+            for t, template in enumerate(["Who knows {title} well?", "Tell me about {title} now?"]):
+                rows.append({"prompt_id": len(rows), "title": film.title, "role": film.role,
+                             "intent": intent, "template_id": t,
+                             "split": "train" if t == 0 else "held_out",
+                             "question": template.format(title=film.title), "answer": answer,
+                             "gold": [answer]})
+    return pd.DataFrame(rows)
+
+
+def test_perturbations_keep_the_title_and_change_only_what_they_say():
+    rng = np.random.default_rng(0)
+    q, title = "Who is the director of The Dark Knight?", "The Dark Knight"
+    typo = perturb(q, title, "typo", rng)
+    assert title in typo and typo != q and sorted(typo) == sorted(q)  # a swap: same letters
+    assert sum(a != b for a, b in zip(typo, q)) == 2
+    order = perturb(q, title, "word_order", rng)
+    assert title in order and sorted(order.split()) == sorted(q.split()) and order != q
+    assert perturb(q, title, "casing", rng) == q.upper()
+    assert perturb(q, title, "filler", rng).endswith("who is the director of The Dark Knight?")
+    assert perturb("Inception?", "Inception", "typo", rng) is None  # nothing but the title
+    with pytest.raises(ValueError, match="not found"):
+        perturb("Who directed Heat?", "Inception", "typo", rng)
+
+
+def test_alias_and_multihop_questions_name_no_title_and_are_unambiguous():
+    shift = shift_prompts(CATALOG, _prompts(), ["alias", "multihop"], 1, seed=0)
+    for row in shift.itertuples():
+        assert row.title not in row.question  # the film asked about is never named
+    alias = shift[shift.shift_set == "alias"].set_index(["title", "intent"])
+    assert alias.loc[("Inception", "director"), "question"] == \
+        "Who directed the 2010 Sci-Fi film with Michael Caine?"
+    assert alias.loc[("Inception", "director"), "answer"] == "Christopher Nolan"
+    assert "Nowhere" not in set(shift.title)  # unknown films are never described
+    hop = shift[shift.shift_set == "multihop"].set_index(["title", "intent"])
+    # the bridge: Inception, reached through the most-reviewed other Nolan film
+    assert hop.loc[("Inception", "star"), "question"] == \
+        "Who is the star of the 2010 film by the director of The Prestige?"
+    assert hop.loc[("Inception", "star"), "answer"] == "Michael Caine"
+    assert "Heat" not in set(hop.index.get_level_values(0))  # no other Michael Mann film
+
+
+def test_ambiguous_descriptions_are_skipped():
+    twin = CATALOG.copy()
+    twin.loc[len(twin)] = ["Twin", 2010, "Christopher Nolan", "Sci-Fi", "Michael Caine", 5,
+                           "retain"]
+    shift = shift_prompts(twin, _prompts(), ["alias", "multihop"], 1, seed=0)
+    assert not ((shift.title == "Inception") & (shift.shift_set == "multihop")).any()
+    assert ("Inception", "director") not in set(zip(shift.title[shift.shift_set == "alias"],
+                                                    shift.intent[shift.shift_set == "alias"]))
+
+
+def test_perturbation_sets_start_from_train_templates_and_are_seeded():
+    sets = ["typo", "casing", "filler", "word_order", "system_prompt"]
+    a = shift_prompts(CATALOG, _prompts(), sets, 1, seed=0)
+    assert a.equals(shift_prompts(CATALOG, _prompts(), sets, 1, seed=0))
+    assert set(a.template_id) == {0} and set(a.shift_set) == set(sets)
+    assert (a[a.shift_set == "system_prompt"].system == SYSTEM_PROMPT).all()
+    assert a[a.shift_set != "system_prompt"].system.isna().all()
+    with pytest.raises(ValueError, match="unknown sets"):
+        shift_prompts(CATALOG, _prompts(), ["typos"], 1, seed=0)
+
+
+def test_system_turn_changes_the_prompt_and_answers_are_scored(tiny_model, tokenizer):
+    plain = prompt_ids(tokenizer, "Who directed Inception?")
+    framed = prompt_ids(tokenizer, "Who directed Inception?", SYSTEM_PROMPT)
+    assert len(framed) > len(plain) and framed[-len(plain):] == plain
+    frame = pd.DataFrame({"question": ["Who directed Inception?"] * 2,
+                          "system": [None, SYSTEM_PROMPT], "gold": [["nolan"]] * 2,
+                          "shift_set": ["typo", "system_prompt"], "role": ["forget"] * 2})
+    out = answer_prompts(tiny_model, tokenizer, frame, "i do not know", 1, 3)
+    assert len(out) == 2 and out.response.map(type).eq(str).all()
+    assert out.correct.dtype == bool and out.refused.dtype == bool
+
+
+def test_shift_summary_has_reference_sets_and_no_empty_groups():
+    recall = pd.DataFrame({"split": ["train", "held_out", "train"], "role": ["forget"] * 3,
+                           "correct": [True, False, False], "refused": [False, True, True]})
+    shift = pd.DataFrame({"shift_set": ["typo", "typo"], "role": ["forget", "retain"],
+                          "correct": [True, True], "refused": [False, False]})
+    s = shift_summary(shift, recall).set_index(["shift_set", "role", "metric"]).value
+    assert s[("original", "forget", "recall")] == 0.5
+    assert s[("paraphrase", "forget", "refusal")] == 1.0
+    assert s[("typo", "retain", "recall")] == 1.0
+    assert ("paraphrase", "retain", "recall") not in s.index
