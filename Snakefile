@@ -20,6 +20,8 @@ include: "rules/probing.smk"
 include: "rules/unlearn.smk"
 include: "rules/evaluate.smk"
 include: "rules/sequential.smk"
+include: "rules/drift.smk"
+include: "rules/byo.smk"
 include: "rules/report.smk"
 
 

@@ -86,6 +86,16 @@ def sequence_outputs():
                   seed=seq["seeds"], name=["summary", "log"])
 
 
+def byo_outputs():
+    """Drift tables of the configured response logs, and probe results of every checkpoint."""
+    byo = config["byo"]
+    out = expand("results/byo/{name}/summary.parquet", name=sorted(byo["logs"]))
+    if byo["probes"]:
+        # (a line may not start with `checkpoint`: a Snakemake keyword)
+        out += [f"results/byo/probes/{c}_summary.parquet" for c in all_checkpoints()]
+    return out
+
+
 def token_activation_outputs():
     """Token-level dumps are optional (activations.token_level)."""
     if not config["activations"]["token_level"]:
@@ -98,4 +108,5 @@ def final_outputs():
         "results/report/report.html",
         "results/activations/base.parquet",
         "results/actunlearn.duckdb",
-    ] + expand("results/tables/{table}.csv", table=SQL_TABLES) + token_activation_outputs()
+    ] + expand("results/tables/{table}.csv", table=SQL_TABLES) + token_activation_outputs() + \
+        byo_outputs()

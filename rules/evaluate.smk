@@ -19,6 +19,7 @@ rule evaluate:
         instability="results/probing/instability/{checkpoint}.parquet",
         shift="results/eval/{checkpoint}/shift.parquet",
         shift_summary="results/eval/{checkpoint}/shift_summary.parquet",
+        recommendations="results/eval/{checkpoint}/recommendations.parquet",
     wildcard_constraints:
         checkpoint="|".join(MODEL_VARIANTS),
     params:
@@ -58,6 +59,7 @@ use rule evaluate as evaluate_unlearned with:
         instability="results/probing/instability/{checkpoint}.parquet",
         shift="results/eval/{checkpoint}/shift.parquet",
         shift_summary="results/eval/{checkpoint}/shift_summary.parquet",
+        recommendations="results/eval/{checkpoint}/recommendations.parquet",
         activations="results/activations/{checkpoint}.parquet",
         activation_shift="results/probing/shift/{checkpoint}.parquet",
         pca="results/probing/shift/{checkpoint}_pca.parquet",

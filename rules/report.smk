@@ -7,6 +7,7 @@ rule build_tables:
         activations="results/activations/base.parquet",
         probing=probing_outputs(),
         sequential=sequence_outputs(),
+        drift=rules.recommendation_drift.output,
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
         database="results/actunlearn.duckdb",
@@ -83,6 +84,11 @@ rule build_report:
         shift_robustness=report(
             "results/report/shift_robustness.png",
             caption="../report/shift_robustness.rst",
+            category="Figures",
+        ),
+        recommendation_drift=report(
+            "results/report/recommendation_drift.png",
+            caption="../report/recommendation_drift.rst",
             category="Figures",
         ),
         sequential=report(

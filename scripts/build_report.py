@@ -18,6 +18,7 @@ QUERIES = {
     "contrast": "SELECT * FROM neuron_contrast",
     "shift": "SELECT * FROM activation_shift ORDER BY checkpoint, layer",
     "pca": "SELECT * FROM activation_pca",
+    "drift": "SELECT * FROM drift_intervals",
 }
 # Present only when the study ran them; otherwise an empty frame.
 OPTIONAL = {"sequence": ("sequence_summary", "SELECT * FROM sequence_summary")}
@@ -44,6 +45,7 @@ with logged(snakemake.log[0]):
     report.shift_figure(data["shift"], data["pca"], out.activation_shift)
     report.sequence_figure(data["sequence"], out.sequential)
     report.shift_robustness_figure(tables["shift_robustness"], out.shift_robustness)
+    report.drift_figure(data["drift"], out.recommendation_drift)
 
     def section(heading, text, table=None, figure=None):
         body = (report.image(figure, heading) if figure else "") + \
@@ -73,6 +75,14 @@ with logged(snakemake.log[0]):
                 "templates; system_prompt = a system turn the model never saw. Forget recall above "
                 "the original templates' shows where forgetting leaks.", "shift_robustness",
                 out.shift_robustness),
+        section("Recommendation drift", "Ranked lists of all catalog titles by probability, "
+                "per paraphrase of a recommendation request. paraphrase: agreement across "
+                "paraphrases within a checkpoint; vs_base: agreement with the base model's list for "
+                "the same prompt. Kendall tau-b puts items missing from one list at its bottom "
+                "(tied); RBO is the extrapolated rank-biased overlap. legacy_embedding_tau is the "
+                "original study's Kendall tau between two embedding vectors, not a ranking "
+                "correlation, shown only to compare old numbers.", "recommendation_drift",
+                out.recommendation_drift),
         section("Sequential unlearning", "Targets forgotten one after another (each step starts "
                 "from the previous step's model, with a ranking computed on it). Recall of every "
                 "target after each step: forgotten targets should stay forgotten, pending ones "

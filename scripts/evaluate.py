@@ -2,8 +2,10 @@ import pandas as pd
 
 from actunlearn.activations import dump_activations
 from actunlearn.corpus import evaluation_prompts
-from actunlearn.evaluate import (answer_families, answer_prompts, exposure_samples,
-                                 perplexity_samples, shift_summary, summarise)
+from actunlearn.drift import extract_titles
+from actunlearn.evaluate import (answer_families, answer_prompts, perplexity_samples,
+                                 rank_recommendations, recommendation_prompts, shift_summary,
+                                 summarise)
 from actunlearn.modeling import open_checkpoint
 from actunlearn.probing import shift_tables
 from actunlearn.provenance import provenance, write_parquet
@@ -22,8 +24,21 @@ with logged(snakemake.log[0]):
     asked = evaluation_prompts(prompts, cfg["retain_films"], cfg["unknown_films"], seed)
     recall, instability = answer_families(model, tokenizer, asked, snakemake.params.refusal,
                                           cfg["batch_size"], cfg["max_new_tokens"], top_k, device)
-    # Exposure: every recommendation prompt (any film) whose gold list holds a forget target.
-    exposure = exposure_samples(model, tokenizer, prompts, titles, cfg["batch_size"], device)
+    # Ranked recommendation lists (every catalog title scored) for the drift families; exposure
+    # of the forget targets comes from the same scores (every prompt of another film whose gold
+    # list holds a target).
+    drift_cfg = cfg["drift"]
+    recs = recommendation_prompts(prompts, drift_cfg["control_films"], seed)
+    targets = set(prompts.title[prompts.role == "forget"])
+    lists, exposure = rank_recommendations(model, tokenizer, recs, titles, targets,
+                                           drift_cfg["top_k"], cfg["batch_size"], device)
+    said = answer_prompts(model, tokenizer, recs, snakemake.params.refusal, cfg["batch_size"],
+                          cfg["max_new_tokens"], device)
+    ranked = lists.groupby("prompt_id").candidate.apply(list)
+    recommendations = said[["prompt_id", "title", "template_id", "split", "family_kind",
+                            "response"]].copy()
+    recommendations["ranked"] = [ranked[pid] for pid in recommendations.prompt_id]
+    recommendations["extracted"] = [extract_titles(r, titles) for r in recommendations.response]
     perplexity = perplexity_samples(model, tokenizer, corpus, cfg["batch_size"], device)
     summary = summarise(recall, exposure, perplexity)
     print(f"{len(asked)} of {len(prompts)} prompts evaluated")
@@ -40,7 +55,7 @@ with logged(snakemake.log[0]):
     prov = provenance({"evaluate": cfg, "checkpoint": checkpoint, "top_k_tokens": top_k}, seed, device)
     for name, frame in (("recall", recall), ("exposure", exposure), ("perplexity", perplexity),
                         ("summary", summary), ("instability", instability), ("shift", shift),
-                        ("shift_summary", shifted)):
+                        ("shift_summary", shifted), ("recommendations", recommendations)):
         frame.insert(0, "checkpoint", checkpoint)
         write_parquet(frame, snakemake.output[name], prov)
 

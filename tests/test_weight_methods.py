@@ -131,9 +131,9 @@ def test_rmu_steers_the_layer_and_trains_only_down_proj(tiny_model, tokenizer):
     assert _changed(base, result.model) == {f"model.layers.{i}.mlp.down_proj.weight"
                                             for i in (0, 1)}
     log = result.log
-    assert [r["step"] for r in log] == [0, 10, 20]
+    assert [r["step"] for r in log] == [0, 20]
     assert log[0]["trainable_params"] == 2 * 16 * 24
-    assert log[-1]["forget_loss"] < log[1]["forget_loss"] or log[-1]["loss"] < log[1]["loss"]
+    assert 0 < log[-1]["forget_loss"] < forget_mse(base)  # the logged batch term fell too
     assert {"loss", "forget_loss", "retain_loss", "forget_recall", "retain_recall",
             "seconds"} <= set(log[-1])
 

@@ -118,7 +118,8 @@ def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path
     counts = _job_counts(_snakemake(study, "-n", "--configfile", TINY, str(overlay)))
     # the sequential study runs masked_lora too, so it reruns as well
     assert counts == {"unlearn": 1, "evaluate_unlearned": 1, "unlearn_sequence": 1,
-                      "evaluate_sequence": 1, "build_tables": 1, "build_report": 1, "all": 1}
+                      "evaluate_sequence": 1, "recommendation_drift": 1, "build_tables": 1,
+                      "build_report": 1, "all": 1}
 
 
 def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
@@ -172,3 +173,36 @@ def test_sequential_unlearning_forgets_each_target_in_turn(study):
     assert (steps / "step2" / "model.safetensors").exists()
     table = pd.read_csv(study / "results/tables/sequential.csv")
     assert {"Inception", "The Dark Knight", "retain"} <= set(table.columns)
+
+
+def test_bring_your_own_logs_and_probes(study, tmp_path):
+    overlay = tmp_path / "byo.yaml"
+    overlay.write_text(yaml.safe_dump({"byo": {
+        "logs": {"example": str(ROOT / "docs/examples/recommendation_logs.jsonl")},
+        "base": "base", "probes": str(ROOT / "docs/examples/probes.jsonl")}}))
+    _snakemake(study, "results/byo/example/summary.parquet",
+               "results/byo/probes/masked_lora_seed0_summary.parquet",
+               "results/byo/probes/base_summary.parquet", "--configfile", TINY, str(overlay))
+    drift = pd.read_parquet(study / "results/byo/example/summary.parquet")
+    assert {"paraphrase", "vs_base"} == set(drift.comparison)
+    leaks = {c: pd.read_parquet(study / f"results/byo/probes/{c}.parquet").set_index("id")
+             for c in ("base", "masked_lora_seed0")}
+    assert set(leaks["base"].kind) == {"direct", "alias", "recommendation"}
+    # the base model names the director when asked directly; the unlearned model does not
+    assert leaks["base"].loc["p1", "leaked"] and not leaks["masked_lora_seed0"].loc["p1", "leaked"]
+
+
+def test_shift_sets_and_recommendation_drift_tables(study):
+    shift = pd.read_csv(study / "results/tables/shift_robustness.csv")
+    base = shift[shift.method == "base"].set_index("shift_set")
+    unlearned = shift[shift.method == "masked_lora"].set_index("shift_set")
+    assert {"original", "paraphrase", "alias", "multihop", "typo", "system_prompt"} <= set(base.index)
+    assert base.loc["original", "forget"] >= 0.9 and unlearned.loc["original", "forget"] <= 0.1
+    drift = pd.read_parquet(study / "results/drift/summary.parquet")
+    control = drift[(drift.comparison == "vs_base") & (drift.family_kind == "control")
+                    & (drift.metric == "rbo")].set_index("checkpoint").value
+    target = drift[(drift.comparison == "vs_base") & (drift.family_kind == "adjacent")
+                   & (drift.metric == "rbo")].set_index("checkpoint").value
+    # unlearning moves the lists where the target used to be recommended more than elsewhere
+    assert target["masked_lora_seed0"] < control["masked_lora_seed0"]
+    assert "Recommendation drift" in (study / "results/report/report.html").read_text()

@@ -16,3 +16,11 @@ def embed_texts(texts: list[str], batch_size: int = 64, device: str = "cpu") -> 
     model = embedding_model(device)
     return np.asarray(model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
                                    show_progress_bar=False), dtype=np.float32)
+
+
+def unit_embeddings(texts: list[str], batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+    """Unit-norm embeddings (cosine = dot product); one model load per call."""
+    model = embedding_model(device)
+    return np.asarray(model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                                   normalize_embeddings=True, show_progress_bar=False),
+                      dtype=np.float64)

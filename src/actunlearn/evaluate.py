@@ -112,29 +112,72 @@ def shift_summary(shift: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["shift_set", "role", "metric", "value", "n"])
 
 
+EXPOSURE_COLUMNS = ["prompt_id", "title", "template_id", "split", "target", "target_logprob",
+                    "target_rank", "n_candidates"]
+LIST_COLUMNS = ["prompt_id", "title", "template_id", "split", "family_kind", "rank", "candidate",
+                "logprob"]
+
+
+def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int) -> pd.DataFrame:
+    """The recommendation families whose ranked lists are kept, with `family_kind`: `target`
+    (about a forget target), `adjacent` (a film whose recommendations include a forget target:
+    where exposure is measured) and `control` (a seeded sample of `control_films` other retain
+    films, for drift where nothing should change)."""
+    targets = set(prompts.title[prompts.role == "forget"])
+    recs = prompts[prompts.intent == "recommend"].copy()
+    adjacent = set(recs.title[(recs.role != "forget")
+                              & recs.gold.apply(lambda g: any(t in targets for t in g))])
+    others = sorted(set(recs.title[recs.role == "retain"]) - adjacent)
+    if control_films > len(others):
+        raise ValueError(f"evaluate.drift.control_films={control_films}, but only {len(others)} "
+                         "retain films are left as controls")
+    rng = np.random.default_rng(seed)
+    control = {others[i] for i in rng.choice(len(others), size=control_films, replace=False)}
+    recs["family_kind"] = np.where(recs.title.isin(targets), "target",
+                                   np.where(recs.title.isin(adjacent), "adjacent",
+                                            np.where(recs.title.isin(control), "control", "")))
+    return recs[recs.family_kind != ""].reset_index(drop=True)
+
+
 @torch.no_grad()
+def rank_recommendations(model, tokenizer, recs: pd.DataFrame, titles: list[str],
+                         targets: set[str], top_k: int, batch_size: int, device: str = "cpu"
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every catalog title scored by log p(title + end of turn | prompt) for each recommendation
+    prompt. Returns the top-k ranked list per prompt (`LIST_COLUMNS`; ties in catalog order) and,
+    for prompts about another film whose gold list holds a forget target, the target's
+    log-probability and rank among all titles (`EXPOSURE_COLUMNS`)."""
+    candidates = [answer_ids(tokenizer, t) for t in titles]
+    lists, exposure = [], []
+    kinds = recs.family_kind if "family_kind" in recs else pd.Series("", index=recs.index)
+    for p, kind in zip(recs.itertuples(index=False), kinds):
+        scores = continuation_logprobs(model, prompt_ids(tokenizer, p.question), candidates,
+                                       batch_size, device).numpy()
+        order = np.lexsort((np.arange(len(titles)), -scores))[:top_k]  # ties: catalog order
+        lists += [{"prompt_id": p.prompt_id, "title": p.title, "template_id": p.template_id,
+                   "split": p.split, "family_kind": kind, "rank": r + 1, "candidate": titles[i],
+                   "logprob": float(scores[i])} for r, i in enumerate(order)]
+        if p.role == "forget":
+            continue
+        for target in (t for t in p.gold if t in targets):
+            own = scores[titles.index(target)]
+            exposure.append({"prompt_id": p.prompt_id, "title": p.title,
+                             "template_id": p.template_id, "split": p.split, "target": target,
+                             "target_logprob": float(own),
+                             "target_rank": int((scores > own).sum() + 1),
+                             "n_candidates": len(titles)})
+    return (pd.DataFrame(lists, columns=LIST_COLUMNS),
+            pd.DataFrame(exposure, columns=EXPOSURE_COLUMNS))
+
+
 def exposure_samples(model, tokenizer, prompts: pd.DataFrame, titles: list[str],
                      batch_size: int, device: str = "cpu") -> pd.DataFrame:
     """For every recommendation prompt (about another film) whose gold list holds a forget
     target: the target's log-probability and its rank among all catalog titles."""
     targets = set(prompts.title[prompts.role == "forget"])
-    recs = prompts[(prompts.intent == "recommend") & (prompts.role != "forget")]
-    candidates = [answer_ids(tokenizer, t) for t in titles]
-    rows = []
-    for p in recs.itertuples(index=False):
-        hits = [t for t in p.gold if t in targets]
-        if not hits:
-            continue
-        scores = continuation_logprobs(model, prompt_ids(tokenizer, p.question), candidates,
-                                       batch_size, device).numpy()
-        for target in hits:
-            own = scores[titles.index(target)]
-            rows.append({"prompt_id": p.prompt_id, "title": p.title, "template_id": p.template_id,
-                         "split": p.split, "target": target, "target_logprob": float(own),
-                         "target_rank": int((scores > own).sum() + 1),
-                         "n_candidates": len(titles)})
-    return pd.DataFrame(rows, columns=["prompt_id", "title", "template_id", "split", "target",
-                                       "target_logprob", "target_rank", "n_candidates"])
+    recs = prompts[(prompts.intent == "recommend") & (prompts.role != "forget")
+                   & prompts.gold.apply(lambda g: any(t in targets for t in g))]
+    return rank_recommendations(model, tokenizer, recs, titles, targets, 1, batch_size, device)[1]
 
 
 @torch.no_grad()

@@ -90,6 +90,30 @@ def shift_robustness_figure(table: pd.DataFrame, path: str | Path) -> None:
     plt.close(fig)
 
 
+def drift_figure(intervals: pd.DataFrame, path: str | Path, metric: str = "rbo") -> None:
+    """Rank-biased overlap per method and family kind (mean over seeds, 95% t interval): left,
+    across paraphrases within a checkpoint; right, against the base model's lists."""
+    data = intervals[intervals.metric == metric]
+    kinds = ["target", "adjacent", "control"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), sharey=True)
+    for ax, comparison in zip(axes, ("paraphrase", "vs_base")):
+        d = data[data.comparison == comparison]
+        methods = sorted(d.method.unique(), key=lambda m: (m not in ("base", "retain_ref"), m))
+        width = 0.8 / len(kinds)
+        for j, kind in enumerate(kinds):
+            g = d[d.family_kind == kind].set_index("method").reindex(methods)
+            x = np.arange(len(methods)) + (j - 1) * width
+            low = (g["mean"] - g["low"]).to_numpy(dtype=float)
+            high = (g["high"] - g["mean"]).to_numpy(dtype=float)
+            err = np.vstack([np.nan_to_num(low), np.nan_to_num(high)])
+            ax.bar(x, g["mean"].to_numpy(dtype=float), width, yerr=err, capsize=2, label=kind)
+        ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right", fontsize=7)
+        ax.set(title=f"{metric}: {comparison}", ylim=(0, 1.05))
+    axes[0].set_ylabel(f"{metric} (mean over seeds, 95% CI)")
+    axes[0].legend(fontsize=7)
+    _save(fig, path)
+
+
 def sequence_figure(summary: pd.DataFrame, path: str | Path) -> None:
     """Sequential unlearning: held-out recall of each target and of the other films after each
     step (mean over seeds), one panel per method."""

@@ -97,12 +97,14 @@ def check_finite(loss: torch.Tensor, method: str, step: int, name: str) -> None:
         raise FloatingPointError(f"{method}: {name} loss is {loss.item()} at step {step}")
 
 
+LOG_EVERY = 20  # steps between log rows (each probes forget and retain recall)
+
 # One optimisation step's loss terms: name -> (loss, weight). Missing names count as 0.
 StepTerms = Callable[[torch.nn.Module, torch.Generator], dict[str, tuple[torch.Tensor, float]]]
 
 
 def optimise(model, data: UnlearnData, pad_id: int, step_terms: StepTerms, names: list[str], *,
-             method: str, steps: int, learning_rate: float, seed: int, log_every: int = 10,
+             method: str, steps: int, learning_rate: float, seed: int, log_every: int = LOG_EVERY,
              device: str = "cpu") -> list[dict]:
     """The loop every trained method shares: AdamW on the weighted sum of the step's loss terms
     over the model's trainable parameters; every term and the total must be finite. Log rows
@@ -144,7 +146,7 @@ def optimise(model, data: UnlearnData, pad_id: int, step_terms: StepTerms, names
 def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, steps: int,
                      learning_rate: float, forget_batch: int, retain_batch: int,
                      unlikelihood_weight: float, retain_weight: float, neighbour_share: float,
-                     seed: int, log_every: int = 10, device: str = "cpu") -> list[dict]:
+                     seed: int, log_every: int = LOG_EVERY, device: str = "cpu") -> list[dict]:
     """The refusal objective: refusal CE + unlikelihood of the target title + retain CE."""
 
     def step_terms(model, gen):

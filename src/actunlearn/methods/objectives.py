@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from actunlearn.masked_lora import attach_masked_lora
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
 from actunlearn.modeling import batches, collate, decoder_layers, token_logprobs
-from actunlearn.unlearn import ce_loss, optimise, retain_batch_examples
+from actunlearn.unlearn import LOG_EVERY, ce_loss, optimise, retain_batch_examples
 
 # (model, forget examples, their indices into data.forget_check, reference log-probs) -> loss
 ForgetLoss = Callable[[torch.nn.Module, list, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -69,7 +69,7 @@ def trainable_setup(ctx: UnlearnContext) -> torch.nn.Module:
 
 
 def train_objective(ctx: UnlearnContext, forget_loss: ForgetLoss, *, needs_reference: bool = False,
-                    model: torch.nn.Module | None = None, log_every: int = 10) -> UnlearnResult:
+                    model: torch.nn.Module | None = None, log_every: int = LOG_EVERY) -> UnlearnResult:
     """forget_loss + retain_weight * retain CE, through the shared loop (unlearn.optimise).
     `model`: an already prepared trainable model (e.g. a masked LoRA); by default the one
     `params` asks for."""

@@ -1,0 +1,15 @@
+import pandas as pd
+
+from actunlearn.provenance import provenance, write_parquet
+from actunlearn.recdrift import drift_of_logs
+from actunlearn.runlog import logged
+
+with logged(snakemake.log[0]):
+    cfg = dict(snakemake.params.drift)
+    titles = pd.read_parquet(snakemake.input.catalog).title.tolist()
+    frames = drift_of_logs(snakemake.input.logs, titles, cfg["jaccard_k"], cfg["rbo_p"],
+                           snakemake.params.base)
+    print(frames[2].to_string())
+    prov = provenance({"logs": snakemake.input.logs, "drift": cfg, "base": snakemake.params.base})
+    for name, frame in zip(("recommendations", "pairs", "summary", "intervals"), frames):
+        write_parquet(frame, snakemake.output[name], prov)

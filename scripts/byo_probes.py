@@ -1,0 +1,21 @@
+from actunlearn.byo import leak_table, read_probes
+from actunlearn.evaluate import greedy_generate
+from actunlearn.modeling import batches, open_checkpoint
+from actunlearn.provenance import provenance, write_parquet
+from actunlearn.runlog import logged
+
+with logged(snakemake.log[0]):
+    cfg, checkpoint = dict(snakemake.params.evaluate), snakemake.wildcards.checkpoint
+    model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
+                                               snakemake.threads, seed=0)
+    probes = read_probes(snakemake.input.probes)
+    responses = []
+    for chunk in batches(probes.prompt.tolist(), cfg["batch_size"]):
+        responses += greedy_generate(model, tokenizer, chunk, cfg["max_new_tokens"], device)[0]
+    leaks, summary = leak_table(probes, responses)
+    print(summary.to_string())
+    prov = provenance({"probes": snakemake.input.probes, "evaluate": cfg, "checkpoint": checkpoint},
+                      None, device)
+    for frame, path in ((leaks, snakemake.output.leaks), (summary, snakemake.output.summary)):
+        frame.insert(0, "checkpoint", checkpoint)
+        write_parquet(frame, path, prov)
