@@ -22,6 +22,7 @@ include: "rules/evaluate.smk"
 include: "rules/sequential.smk"
 include: "rules/drift.smk"
 include: "rules/byo.smk"
+include: "rules/relearn.smk"
 include: "rules/report.smk"
 
 

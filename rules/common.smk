@@ -86,6 +86,13 @@ def sequence_outputs():
                   seed=seq["seeds"], name=["summary", "log"])
 
 
+def relearn_outputs():
+    """The relearning attack: retain_ref and the unlearned checkpoints of relearn.seeds."""
+    seeds = config["relearn"]["seeds"]
+    names = ["retain_ref"] + [f"{m}_seed{s}" for m in config["unlearn"]["run"] for s in seeds]
+    return [f"results/relearn/{name}.parquet" for name in names]
+
+
 def byo_outputs():
     """Drift tables of the configured response logs, and probe results of every checkpoint."""
     byo = config["byo"]

@@ -2,6 +2,26 @@
 # (written by the evaluation jobs), compared across paraphrases and against the base model.
 
 
+rule forget_quality:
+    input:
+        facts=expand("results/eval/{checkpoint}/facts.parquet", checkpoint=all_checkpoints()),
+    output:
+        summary="results/quality/summary.parquet",
+        intervals="results/quality/intervals.parquet",
+    threads: 1
+    log:
+        "logs/forget_quality.log",
+    benchmark:
+        "benchmarks/forget_quality.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/forget_quality.py"
+
+
 rule recommendation_drift:
     input:
         recommendations=expand("results/eval/{checkpoint}/recommendations.parquet",

@@ -20,6 +20,7 @@ rule evaluate:
         shift="results/eval/{checkpoint}/shift.parquet",
         shift_summary="results/eval/{checkpoint}/shift_summary.parquet",
         recommendations="results/eval/{checkpoint}/recommendations.parquet",
+        facts="results/eval/{checkpoint}/facts.parquet",
     wildcard_constraints:
         checkpoint="|".join(MODEL_VARIANTS),
     params:
@@ -60,6 +61,7 @@ use rule evaluate as evaluate_unlearned with:
         shift="results/eval/{checkpoint}/shift.parquet",
         shift_summary="results/eval/{checkpoint}/shift_summary.parquet",
         recommendations="results/eval/{checkpoint}/recommendations.parquet",
+        facts="results/eval/{checkpoint}/facts.parquet",
         activations="results/activations/{checkpoint}.parquet",
         activation_shift="results/probing/shift/{checkpoint}.parquet",
         pca="results/probing/shift/{checkpoint}_pca.parquet",

@@ -8,6 +8,8 @@ rule build_tables:
         probing=probing_outputs(),
         sequential=sequence_outputs(),
         drift=rules.recommendation_drift.output,
+        quality=rules.forget_quality.output,
+        relearn=relearn_outputs(),
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
         database="results/actunlearn.duckdb",

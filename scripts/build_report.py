@@ -75,6 +75,15 @@ with logged(snakemake.log[0]):
                 "templates; system_prompt = a system turn the model never saw. Forget recall above "
                 "the original templates' shows where forgetting leaks.", "shift_robustness",
                 out.shift_robustness),
+        section("Forget quality and membership inference", "Per method, mean over seeds with a "
+                "95% t interval. MIA AUC: forget facts (members) vs true facts of films no model "
+                "saw (holdout), scored by loss or Min-K% Prob; the retain reference's AUC is the "
+                "goal. Forget quality: KS test of the forget facts' truth ratios against the "
+                "retain reference's; a high p-value means indistinguishable.", "forget_quality"),
+        section("Relearning attack", "A copy of each checkpoint fine-tuned for a few steps on "
+                "some of the target's facts (forget_subset; measured on its other facts) or on "
+                "neighbour films' facts only (neighbours); retain_ref shows what the attack teaches "
+                "by itself.", "relearning"),
         section("Recommendation drift", "Ranked lists of all catalog titles by probability, "
                 "per paraphrase of a recommendation request. paraphrase: agreement across "
                 "paraphrases within a checkpoint; vs_base: agreement with the base model's list for "

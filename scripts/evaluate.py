@@ -9,6 +9,7 @@ from actunlearn.evaluate import (answer_families, answer_prompts, perplexity_sam
 from actunlearn.modeling import open_checkpoint
 from actunlearn.probing import shift_tables
 from actunlearn.provenance import provenance, write_parquet
+from actunlearn.quality import fact_questions, fact_samples
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):
@@ -52,10 +53,14 @@ with logged(snakemake.log[0]):
     shifted = shift_summary(shift, recall[recall.title.isin(films)])
     print(shifted[shifted.metric == "recall"].pivot(index="shift_set", columns="role",
                                                      values="value").to_string())
+    # membership inference and forget quality: per-fact statistics (src/actunlearn/quality.py)
+    facts = fact_samples(model, tokenizer, fact_questions(asked, catalog, cfg["wrong_answers"], seed),
+                         cfg["batch_size"], device)
     prov = provenance({"evaluate": cfg, "checkpoint": checkpoint, "top_k_tokens": top_k}, seed, device)
     for name, frame in (("recall", recall), ("exposure", exposure), ("perplexity", perplexity),
                         ("summary", summary), ("instability", instability), ("shift", shift),
-                        ("shift_summary", shifted), ("recommendations", recommendations)):
+                        ("shift_summary", shifted), ("recommendations", recommendations),
+                        ("facts", facts)):
         frame.insert(0, "checkpoint", checkpoint)
         write_parquet(frame, snakemake.output[name], prov)
 

@@ -117,9 +117,9 @@ def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path
     overlay.write_text(yaml.safe_dump({"unlearn": {"methods": {"masked_lora": {"steps": 81}}}}))
     counts = _job_counts(_snakemake(study, "-n", "--configfile", TINY, str(overlay)))
     # the sequential study runs masked_lora too, so it reruns as well
-    assert counts == {"unlearn": 1, "evaluate_unlearned": 1, "unlearn_sequence": 1,
-                      "evaluate_sequence": 1, "recommendation_drift": 1, "build_tables": 1,
-                      "build_report": 1, "all": 1}
+    assert counts == {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1, "unlearn_sequence": 1,
+                      "evaluate_sequence": 1, "recommendation_drift": 1, "forget_quality": 1,
+                      "build_tables": 1, "build_report": 1, "all": 1}
 
 
 def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
@@ -206,3 +206,15 @@ def test_shift_sets_and_recommendation_drift_tables(study):
     # unlearning moves the lists where the target used to be recommended more than elsewhere
     assert target["masked_lora_seed0"] < control["masked_lora_seed0"]
     assert "Recommendation drift" in (study / "results/report/report.html").read_text()
+
+
+def test_relearning_and_forget_quality(study):
+    table = pd.read_csv(study / "results/tables/relearning.csv")
+    near = table[table.variant == "neighbours"].set_index("method")
+    # refusal-trained LoRA only hides the target's facts: 20 steps on neighbour films' facts
+    # (never the target's) bring them back; the retain reference, which never saw them, cannot
+    assert near.loc["masked_lora", "before"] <= 0.1
+    assert near.loc["masked_lora", "recovery"] > near.loc["retain_ref", "recovery"] + 0.3
+    quality = pd.read_parquet(study / "results/quality/summary.parquet").set_index("checkpoint")
+    assert quality.loc["base", "mia_auc_loss"] > quality.loc["retain_ref", "mia_auc_loss"]
+    assert quality.loc["retain_ref", "forget_quality_p"] == 1.0

@@ -1,0 +1,79 @@
+"""Relearning attack: does forgotten knowledge come back after a little fine-tuning?
+
+Two attacks on a copy of the checkpoint (all parameters, AdamW, seeded batches):
+- `forget_subset`: fine-tune on the forget targets' facts of `train_intents` (train templates);
+  recovery is measured on the targets' *other* fact intents, which the attack never shows;
+- `neighbours`: fine-tune on the neighbour films' facts only (train templates); recovery is
+  measured on all the targets' fact questions.
+Recall is teacher-forced (the gold answer is the argmax at every answer position, which equals
+greedy decoding of it), on train and held-out templates, before and after the attack. The retain
+reference (which never saw the targets) is attacked too: what it "recovers" is what the attack
+teaches by itself, not what unlearning hid.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import torch
+
+from actunlearn.modeling import collate, qa_example, seed_everything, teacher_forced_correct
+
+FACT_INTENTS = ("director", "year", "genre", "star")
+
+
+def attack_sets(prompts: pd.DataFrame, train_intents: list[str]) -> dict[str, tuple]:
+    """variant -> (training prompts, measured prompts)."""
+    unknown = sorted(set(train_intents) - set(FACT_INTENTS))
+    if unknown or not train_intents or set(train_intents) == set(FACT_INTENTS):
+        raise ValueError(f"relearn.train_intents: {train_intents} must be a proper, non-empty "
+                         f"subset of {list(FACT_INTENTS)}")
+    facts = prompts[prompts.intent.isin(FACT_INTENTS)]
+    forget, near = facts[facts.role == "forget"], facts[facts.role == "neighbour"]
+    given = forget[forget.intent.isin(train_intents) & (forget.split == "train")]
+    hidden = forget[~forget.intent.isin(train_intents)]
+    if given.empty or hidden.empty or near.empty:
+        raise ValueError("relearn: the catalog needs forget targets with facts and neighbours")
+    return {"forget_subset": (given, hidden),
+            "neighbours": (near[near.split == "train"], forget)}
+
+
+def _recall(model, tokenizer, frame: pd.DataFrame, device: str) -> list[bool]:
+    examples = [qa_example(tokenizer, q, a) for q, a in zip(frame.question, frame.answer)]
+    return teacher_forced_correct(model, examples, tokenizer.pad_token_id, device=device)
+
+
+def relearn_attack(model, tokenizer, prompts: pd.DataFrame, train_intents: list[str], steps: int,
+                   learning_rate: float, batch_size: int, seed: int, device: str = "cpu"
+                   ) -> pd.DataFrame:
+    """Rows (variant, split, phase `before`/`after`, recall, n) on the measured prompts."""
+    rows = []
+    for variant, (train, measured) in attack_sets(prompts, train_intents).items():
+        attacked = copy.deepcopy(model).to(device).train()
+        for p in attacked.parameters():
+            p.requires_grad_(True)
+        before = _recall(attacked, tokenizer, measured, device)
+        examples = [qa_example(tokenizer, q, a) for q, a in zip(train.question, train.answer)]
+        seed_everything(seed)
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.AdamW(attacked.parameters(), lr=learning_rate, weight_decay=0.0)
+        for step in range(1, steps + 1):
+            idx = torch.randint(len(examples), (batch_size,), generator=gen).tolist()
+            loss = attacked(**collate([examples[i] for i in idx], tokenizer.pad_token_id,
+                                      device)).loss
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"relearn {variant}: loss is {loss.item()} at step {step}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        attacked.eval()
+        after = _recall(attacked, tokenizer, measured, device)
+        for phase, correct in (("before", before), ("after", after)):
+            frame = measured.assign(correct=correct)
+            for split, g in frame.groupby("split", sort=True):
+                rows.append({"variant": variant, "split": split, "phase": phase,
+                             "recall": float(g.correct.mean()), "n": len(g),
+                             "train_examples": len(examples), "steps": steps})
+        del attacked
+    return pd.DataFrame(rows)
