@@ -86,11 +86,18 @@ def sequence_outputs():
                   seed=seq["seeds"], name=["summary", "log"])
 
 
-def relearn_outputs():
-    """The relearning attack: retain_ref and the unlearned checkpoints of relearn.seeds."""
+def relearn_checkpoints():
+    """The relearning attack's targets: retain_ref and the unlearned checkpoints of relearn.seeds."""
     seeds = config["relearn"]["seeds"]
-    names = ["retain_ref"] + [f"{m}_seed{s}" for m in config["unlearn"]["run"] for s in seeds]
-    return [f"results/relearn/{name}.parquet" for name in names]
+    return ["retain_ref"] + [f"{m}_seed{s}" for m in config["unlearn"]["run"] for s in seeds]
+
+
+def relearn_inputs(wildcards):
+    """name -> model folder (retain_ref) or checkpoint folder (unlearned)."""
+    out = {"base": "results/models/base", "retain_ref": "results/models/retain_ref"}
+    for name in relearn_checkpoints()[1:]:
+        out[name] = f"results/unlearn/{name}/checkpoint"
+    return out
 
 
 def byo_outputs():

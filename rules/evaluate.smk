@@ -28,6 +28,7 @@ rule evaluate:
         activations=config["activations"],
         refusal=config["corpus"]["refusal"],
         top_k_tokens=config["probing"]["top_k_tokens"],
+        shift_retain_films=config["probing"]["shift_retain_films"],
         seed=config["seed"],
     threads: 1
     log:

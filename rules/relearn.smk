@@ -1,19 +1,23 @@
+# One job attacks every checkpoint in turn (a job per checkpoint would mostly pay start-up).
+
+
 rule relearn:
     input:
-        unpack(checkpoint_model),
+        unpack(relearn_inputs),
         prompts=rules.build_corpus.output.prompts,
     output:
-        relearn="results/relearn/{checkpoint}.parquet",
+        relearn="results/relearn/attacks.parquet",
     params:
         relearn=config["relearn"],
+        checkpoints=relearn_checkpoints(),
     threads: 1
     log:
-        "logs/relearn/{checkpoint}.log",
+        "logs/relearn.log",
     benchmark:
-        "benchmarks/relearn/{checkpoint}.tsv"
+        "benchmarks/relearn.tsv"
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=60,
         gpu=0,
     conda:
         ENV

@@ -9,7 +9,7 @@ rule build_tables:
         sequential=sequence_outputs(),
         drift=rules.recommendation_drift.output,
         quality=rules.forget_quality.output,
-        relearn=relearn_outputs(),
+        relearn=rules.relearn.output,
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
         database="results/actunlearn.duckdb",

@@ -68,12 +68,14 @@ with logged(snakemake.log[0]):
         # unlearned checkpoint: its activations on the evaluation prompts, and their shift from
         # the base model's
         acts = dict(snakemake.params.activations)
-        dump_prov = provenance({"activations": acts, "checkpoint": checkpoint,
-                                "prompts": "evaluation", "evaluate": cfg}, seed, device)
-        dump_activations(model, tokenizer, asked, snakemake.output.activations, acts["dtype"],
+        dump_prov = provenance({"activations": acts, "checkpoint": checkpoint, "prompts": "shift",
+                                "shift_retain_films": snakemake.params.shift_retain_films},
+                               seed, device)
+        dumped = evaluation_prompts(prompts, snakemake.params.shift_retain_films, 0, seed)
+        dump_activations(model, tokenizer, dumped, snakemake.output.activations, acts["dtype"],
                          dump_prov, cfg["batch_size"], device)
         moved, pca, layer = shift_tables(snakemake.input.base_activations,
-                                         snakemake.output.activations, asked)
+                                         snakemake.output.activations, dumped)
         moved.insert(0, "checkpoint", checkpoint)
         pca.insert(0, "checkpoint", checkpoint)
         pca.insert(1, "layer", layer)

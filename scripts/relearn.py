@@ -1,19 +1,27 @@
 import pandas as pd
 
-from actunlearn.modeling import open_checkpoint
+from actunlearn.modeling import default_device, load_checkpoint, setup_torch
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.relearn import relearn_attack
 from actunlearn.runlog import logged
+from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
-    cfg, checkpoint = dict(snakemake.params.relearn), snakemake.wildcards.checkpoint
-    seed = int(checkpoint.rpartition("_seed")[2]) if "_seed" in checkpoint else 0
-    model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
-                                               snakemake.threads, seed)
-    table = relearn_attack(model, tokenizer, pd.read_parquet(snakemake.input.prompts),
-                           cfg["train_intents"], cfg["steps"], cfg["learning_rate"],
-                           cfg["batch_size"], seed, device)
-    table.insert(0, "checkpoint", checkpoint)
-    print(table.to_string())
-    write_parquet(table, snakemake.output.relearn,
-                  provenance({"relearn": cfg, "checkpoint": checkpoint}, seed, device))
+    cfg = dict(snakemake.params.relearn)
+    setup_torch(snakemake.threads)
+    device = default_device()
+    tokenizer = load_tokenizer(snakemake.input.base)
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    tables = []
+    for name in snakemake.params.checkpoints:
+        seed = int(name.rpartition("_seed")[2]) if "_seed" in name else 0
+        model = (load_checkpoint(snakemake.input.retain_ref, None, device) if name == "retain_ref"
+                 else load_checkpoint(snakemake.input.base, snakemake.input[name], device))
+        table = relearn_attack(model, tokenizer, prompts, cfg["train_intents"], cfg["steps"],
+                               cfg["learning_rate"], cfg["batch_size"], seed, device)
+        table.insert(0, "checkpoint", name)
+        print(table.to_string())
+        tables.append(table)
+    write_parquet(pd.concat(tables, ignore_index=True), snakemake.output.relearn,
+                  provenance({"relearn": cfg, "checkpoints": snakemake.params.checkpoints},
+                             None, device))

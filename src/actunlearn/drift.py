@@ -16,9 +16,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from actunlearn.stats import jaccard
+
+
+def _sps():
+    """scipy.stats, imported on first use (it costs ~0.6 s at start-up of every job)."""
+    from scipy import stats
+    return stats
 
 ARTICLES = ("the", "a", "an")
 
@@ -158,7 +163,7 @@ def kendall_tau(a: list[str], b: list[str]) -> tuple[float | None, str | None]:
     for items in (a, b):
         position = {item: i + 1 for i, item in enumerate(items)}
         ranks.append([position.get(item, len(items) + 1) for item in union])
-    return float(sps.kendalltau(ranks[0], ranks[1], variant="b").statistic), None
+    return float(_sps().kendalltau(ranks[0], ranks[1], variant="b").statistic), None
 
 
 def rbo(a: list[str], b: list[str], p: float = 0.9) -> float:
@@ -269,7 +274,7 @@ def legacy_embedding_tau(u, v) -> float:
             raise ValueError(f"legacy_embedding_tau: the {name} vector has non-finite values")
         if np.all(w == w[0]):
             raise ValueError(f"legacy_embedding_tau: the {name} vector is constant; tau undefined")
-    return float(sps.kendalltau(u, v).statistic)
+    return float(_sps().kendalltau(u, v).statistic)
 
 
 # ---------------------------------------------------------------- unlearning quality
@@ -289,7 +294,7 @@ def ks_test(x, y) -> tuple[float, float]:
     two-sided, method "auto". Raises ValueError when either sample is empty or non-finite."""
     x = _finite_sample("ks_test", "first", x)
     y = _finite_sample("ks_test", "second", y)
-    res = sps.ks_2samp(x, y, alternative="two-sided", method="auto")
+    res = _sps().ks_2samp(x, y, alternative="two-sided", method="auto")
     return float(res.statistic), float(res.pvalue)
 
 
@@ -309,7 +314,7 @@ def auc(positive_scores, negative_scores) -> float:
             raise ValueError(f"auc: the {name} scores are empty")
         if np.isnan(x).any():
             raise ValueError(f"auc: the {name} scores contain NaN")
-    ranks = sps.rankdata(np.concatenate([pos, neg]), method="average")
+    ranks = _sps().rankdata(np.concatenate([pos, neg]), method="average")
     n_pos, n_neg = len(pos), len(neg)
     u = ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2
     return float(u / (n_pos * n_neg))
@@ -357,6 +362,6 @@ def mean_ci(values, level: float = 0.95) -> dict:
         return {"mean": mean, "sd": None, "n": 1, "low": None, "high": None, "level": level,
                 "note": "one seed: no interval"}
     sd = float(x.std(ddof=1))
-    half = float(sps.t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(_sps().t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
     return {"mean": mean, "sd": sd, "n": n, "low": mean - half, "high": mean + half,
             "level": level, "note": None}

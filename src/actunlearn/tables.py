@@ -41,7 +41,7 @@ VIEWS: dict[str, str] = {
     "eval_shift_summary": "results/eval/*/shift_summary.parquet",
     "eval_recommendations": "results/eval/*/recommendations.parquet",
     "eval_facts": "results/eval/*/facts.parquet",
-    "relearn": "results/relearn/*.parquet",
+    "relearn": "results/relearn/attacks.parquet",
     "quality_summary": "results/quality/summary.parquet",
     "quality_intervals": "results/quality/intervals.parquet",
     "drift_pairs": "results/drift/pairs.parquet",
