@@ -1,6 +1,6 @@
 -- Unlearning quality per method, mean over seeds with a 95% t interval ("mean [low, high]"):
 -- membership-inference AUC of forget facts vs never-seen holdout facts (by loss and by Min-K%
--- Prob; the retain reference's value is the goal, 0.5 = indistinguishable), the mean truth ratio
+-- Prob; the retain reference's value is the goal, 0.5 = indistinguishable), the median truth ratio
 -- of the forget facts, and forget quality: the KS statistic and p-value of the forget truth
 -- ratios against the retain reference's (TOFU's test; high p = indistinguishable from a model
 -- that never saw the facts).

@@ -94,8 +94,9 @@ def membership_auc(samples: pd.DataFrame) -> dict[str, float]:
 
 
 def quality_summary(samples: pd.DataFrame, reference: str = "retain_ref") -> pd.DataFrame:
-    """Per checkpoint: membership AUCs, mean forget truth ratio, and the KS test of its forget
-    truth ratios against the `reference` checkpoint's (statistic and p-value)."""
+    """Per checkpoint: membership AUCs, the median forget truth ratio (the mean is dominated by
+    facts whose gold probability collapsed), and the KS test of its forget truth ratios against
+    the `reference` checkpoint's (statistic and p-value)."""
     if reference not in set(samples.checkpoint):
         raise ValueError(f"quality: reference checkpoint {reference!r} missing")
     ref = samples[(samples.checkpoint == reference) & (samples.group == "forget")].truth_ratio
@@ -104,7 +105,7 @@ def quality_summary(samples: pd.DataFrame, reference: str = "retain_ref") -> pd.
         forget = g[g.group == "forget"].truth_ratio
         stat, p = ks_test(forget.to_numpy(), ref.to_numpy())
         rows.append({"checkpoint": checkpoint, **membership_auc(g),
-                     "truth_ratio_forget": float(forget.mean()), "ks_statistic": stat,
+                     "truth_ratio_forget": float(forget.median()), "ks_statistic": stat,
                      "forget_quality_p": p, "n_forget": len(forget),
                      "n_holdout": int((g.group == "holdout").sum())})
     return pd.DataFrame(rows)
