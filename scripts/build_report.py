@@ -60,8 +60,8 @@ with logged(snakemake.log[0]):
         ("Methods (mean ± sd over seeds)", "Forget recall on train and held-out templates, "
          "retain recall on neighbour and other films, the forgotten title's probability and rank "
          "in recommendation contexts, held-out perplexity, trainable parameters and unlearning "
-         "wall time (s). The spread is the sample standard deviation over seeds; with one seed it "
-         "is undefined and not shown.",
+         "wall time (s). Each cell: mean ± sample standard deviation over seeds [95% Student-t "
+         "interval of the mean]; with one seed neither is defined and only the mean is shown.",
          report.table(report.mean_sd_table(tables["method_summary"]))),
         section("Method comparison (every checkpoint)", "Greedy recall by film role and template "
                 "split; exposure = the forget target's probability and rank among all catalog "

@@ -46,4 +46,5 @@ def test_mean_sd_table_folds_spread_columns():
                        "seeds": [3, 1]})
     out = mean_sd_table(df)
     assert list(out.columns) == ["method", "x", "seeds"]
-    assert list(out.x) == ["0.500 ± 0.100", "0.250"]
+    # 95% t interval over 3 seeds: 0.5 ± 4.302653 * 0.1 / sqrt(3) = 0.5 ± 0.248
+    assert list(out.x) == ["0.500 ± 0.100 [0.252, 0.748]", "0.250"]

@@ -236,13 +236,24 @@ def shift_figure(shift: pd.DataFrame, pca: pd.DataFrame, path: str | Path) -> No
     _save(fig, path)
 
 
-def mean_sd_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Fold each `x` / `x_sd` column pair into one 'mean ± sd' text column ('mean' alone where
-    the spread is undefined, e.g. a single seed)."""
+def mean_sd_table(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Fold each `x` / `x_sd` column pair into one text column: 'mean ± sd [low, high]', the
+    bracket being the Student-t interval of the mean over the `seeds` rows (when the table has a
+    `seeds` column); 'mean' alone where the spread is undefined (a single seed)."""
+    from scipy.stats import t
     out = df.copy()
     for col in [c for c in df.columns if f"{c}_sd" in df.columns]:
-        out[col] = [f"{m:.3f}" if pd.isna(sd) else f"{m:.3f} ± {sd:.3f}"
-                    for m, sd in zip(df[col], df[f"{col}_sd"])]
+        cells = []
+        for m, sd, n in zip(df[col], df[f"{col}_sd"], df["seeds"] if "seeds" in df else
+                            [None] * len(df)):
+            if pd.isna(sd):
+                cells.append(f"{m:.3f}")
+            elif n is None or n < 2:
+                cells.append(f"{m:.3f} ± {sd:.3f}")
+            else:
+                half = float(t.ppf((1 + level) / 2, n - 1)) * sd / np.sqrt(n)
+                cells.append(f"{m:.3f} ± {sd:.3f} [{m - half:.3f}, {m + half:.3f}]")
+        out[col] = cells
         out = out.drop(columns=f"{col}_sd")
     return out
 
