@@ -1,8 +1,8 @@
 import pandas as pd
 
-from actunlearn.drift import mean_ci
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.quality import quality_summary
+from actunlearn.recdrift import seed_intervals
 from actunlearn.runlog import logged
 
 METRICS = ["mia_auc_loss", "mia_auc_min_k", "truth_ratio_forget", "ks_statistic", "forget_quality_p"]
@@ -12,9 +12,7 @@ with logged(snakemake.log[0]):
     summary = quality_summary(samples, reference="retain_ref")
     print(summary.to_string())
     long = summary.melt(id_vars="checkpoint", value_vars=METRICS, var_name="metric")
-    long["method"] = long.checkpoint.str.replace(r"_seed\d+$", "", regex=True)
-    intervals = pd.DataFrame([{"method": m, "metric": k, **mean_ci(g.value.to_numpy())}
-                              for (m, k), g in long.groupby(["method", "metric"], sort=True)])
+    intervals = seed_intervals(long, by=("metric",))
     prov = provenance({"reference": "retain_ref"})
     write_parquet(summary, snakemake.output.summary, prov)
     write_parquet(intervals, snakemake.output.intervals, prov)

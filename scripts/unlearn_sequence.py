@@ -65,8 +65,7 @@ with logged(snakemake.log[0]):
             indent=2, default=str))
         print(f"step {step}: forgot {target!r}; last log row {result.log[-1]}")
         logs += [{"sequence_step": step, "target": target, **row} for row in result.log]
-        rankings.append(ranking[ranking.layer_rank <= cfg.get("top_k", 64)]
-                        .assign(sequence_step=step, target=target))
+        rankings.append(ranking.assign(sequence_step=step, target=target))
     frames = {"log": pd.DataFrame(logs), "ranking": pd.concat(rankings, ignore_index=True)}
     for name, frame in frames.items():
         frame.insert(0, "sequence", f"{method}_seed{seed}")

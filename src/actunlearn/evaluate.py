@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from actunlearn.instability import families, family_row, left_padded
-from actunlearn.modeling import (answer_ids, batches, collate, continuation_logprobs, prompt_ids,
-                                 text_example, token_logprobs)
+from actunlearn.instability import families, family_row
+from actunlearn.modeling import (answer_ids, batches, collate, continuation_logprobs, left_padded,
+                                 prompt_ids, text_example, token_logprobs)
 from actunlearn.text import is_correct, normalise_text  # noqa: F401 (re-exported)
 
 ROLES = ("forget", "neighbour", "retain", "unknown")
@@ -54,6 +54,15 @@ def greedy_generate(model, tokenizer, questions: list[str], max_new_tokens: int,
     return [a.strip() for a in answers], first
 
 
+def _scored(frame: pd.DataFrame, responses: list[str], refusal: str) -> pd.DataFrame:
+    """`frame` plus `response`, `correct` (a gold answer found) and `refused` (the refusal found)."""
+    out = frame.copy()
+    out["response"] = responses
+    out["correct"] = [is_correct(a, g) for a, g in zip(responses, frame.gold)]
+    out["refused"] = [is_correct(a, [refusal]) for a in responses]
+    return out
+
+
 def answer_families(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch_size: int,
                     max_new_tokens: int, top_k: int, device: str = "cpu"
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -72,11 +81,10 @@ def answer_families(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch
             rows.append(family_row(g, probs[offset:offset + len(g)],
                                    texts[offset:offset + len(g)], top_k))
             offset += len(g)
-    out = prompts[["prompt_id", "intent", "title", "role", "template_id", "split"]].copy()
-    out["response"] = [answers[pid] for pid in prompts.prompt_id]
-    out["correct"] = [is_correct(a, g) for a, g in zip(out.response, prompts.gold)]
-    out["refused"] = [is_correct(a, [refusal]) for a in out.response]
-    return out, pd.DataFrame(rows)
+    out = _scored(prompts, [answers[pid] for pid in prompts.prompt_id], refusal)
+    keep = ["prompt_id", "intent", "title", "role", "template_id", "split", "response", "correct",
+            "refused"]
+    return out[keep], pd.DataFrame(rows)
 
 
 def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_size: int,
@@ -90,11 +98,7 @@ def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_si
         texts, _ = greedy_generate(model, tokenizer, questions[start:start + batch_size],
                                    max_new_tokens, device, systems[start:start + batch_size])
         responses += texts
-    out = frame.copy()
-    out["response"] = responses
-    out["correct"] = [is_correct(a, g) for a, g in zip(responses, frame.gold)]
-    out["refused"] = [is_correct(a, [refusal]) for a in responses]
-    return out
+    return _scored(frame, responses, refusal)
 
 
 def shift_summary(shift: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:

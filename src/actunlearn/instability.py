@@ -15,22 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from actunlearn.modeling import batches, prompt_ids
+from actunlearn.modeling import batches, left_padded
 from actunlearn.stats import jaccard, js_divergence
 from actunlearn.text import normalise_text
-
-
-def left_padded(tokenizer, questions: list[str], device: str = "cpu",
-                systems: list[str | None] | None = None):
-    """(input_ids, attention_mask, width) of chat prompts (each after its system turn, if any),
-    left-padded with the pad token."""
-    pad = tokenizer.pad_token_id
-    systems = systems if systems is not None else [None] * len(questions)
-    seqs = [prompt_ids(tokenizer, q, s) for q, s in zip(questions, systems)]
-    width = max(map(len, seqs))
-    ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
-    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)
-    return ids, mask, width
 
 
 @torch.no_grad()

@@ -77,6 +77,19 @@ def prompt_ids(tokenizer, question: str, system: str | None = None) -> list[int]
     return list(out["input_ids"] if hasattr(out, "keys") else out)
 
 
+def left_padded(tokenizer, questions: list[str], device: str = "cpu",
+                systems: list[str | None] | None = None):
+    """(input_ids, attention_mask, width) of chat prompts (each after its system turn, if any),
+    left-padded with the pad token."""
+    pad = tokenizer.pad_token_id
+    systems = systems if systems is not None else [None] * len(questions)
+    seqs = [prompt_ids(tokenizer, q, s) for q, s in zip(questions, systems)]
+    width = max(map(len, seqs))
+    ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
+    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)
+    return ids, mask, width
+
+
 def answer_ids(tokenizer, answer: str) -> list[int]:
     """The answer tokens followed by the end-of-turn token."""
     return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]

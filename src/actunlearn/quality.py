@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from actunlearn.drift import auc, ks_test, min_k_prob
-from actunlearn.modeling import (answer_ids, batches, collate, prompt_ids, token_logprobs)
+from actunlearn.modeling import batches, collate, qa_example, token_logprobs
 
 FACT_INTENTS = ("director", "year", "genre", "star")
 
@@ -55,11 +55,8 @@ def _answer_token_logprobs(model, tokenizer, pairs: list[tuple[str, str]], batch
                            device: str) -> list[np.ndarray]:
     out = []
     for chunk in batches(pairs, batch_size):
-        examples = []
-        for q, a in chunk:
-            p, t = prompt_ids(tokenizer, q), answer_ids(tokenizer, a)
-            examples.append((p + t, [-100] * len(p) + t))
-        b = collate(examples, tokenizer.pad_token_id, device)
+        b = collate([qa_example(tokenizer, q, a) for q, a in chunk], tokenizer.pad_token_id,
+                    device)
         logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
         lp, mask = token_logprobs(logits, b["labels"])
         out += [row[m].cpu().numpy().astype(np.float64) for row, m in zip(lp, mask)]

@@ -103,15 +103,17 @@ def drift_summary(pairs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def seed_intervals(summary: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Per method (checkpoint name without `_seedN`), comparison, family kind and metric: mean
-    over seeds with a Student-t interval (`drift.mean_ci`; one seed: no interval)."""
+def seed_intervals(summary: pd.DataFrame,
+                   by: tuple[str, ...] = ("comparison", "family_kind", "metric"),
+                   level: float = 0.95) -> pd.DataFrame:
+    """Per method (checkpoint name without `_seedN`) and the `by` columns: the mean of `value`
+    over seeds with a Student-t interval (`drift.mean_ci`; one seed: no interval). Rows whose
+    value is undefined are left out."""
     frame = summary.dropna(subset=["value"]).copy()
     frame["method"] = frame.checkpoint.str.replace(r"_seed\d+$", "", regex=True)
-    rows = []
-    for key, g in frame.groupby(["method", "comparison", "family_kind", "metric"], sort=True):
-        ci = mean_ci(g.value.to_numpy(), level)
-        rows.append(dict(zip(["method", "comparison", "family_kind", "metric"], key)) | ci)
+    keys = ["method", *by]
+    rows = [dict(zip(keys, key)) | mean_ci(g.value.to_numpy(dtype=float), level)
+            for key, g in frame.groupby(keys, sort=True)]
     return pd.DataFrame(rows)
 
 

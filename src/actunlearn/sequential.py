@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-SEQUENCE_STATUS = ("forgotten", "pending")
-
-
 def neighbours_of(catalog: pd.DataFrame, title: str, by: list[str]) -> set[str]:
     """Known films that share `title`'s value of any column in `by` (director, star)."""
     film = catalog.set_index("title").loc[title]
