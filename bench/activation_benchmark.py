@@ -1,8 +1,8 @@
 """Activation capture speed and storage size, side by side, on one model and one prompt set.
 
-Run (after `.venv/bin/snakemake --cores 2 results/models/base` has built the model):
+Run (after `.venv/bin/snakemake --cores 2 results/testbed/models/base` has built the model):
 
-    .venv/bin/python bench/activation_benchmark.py --model results/models/base \
+    .venv/bin/python bench/activation_benchmark.py --model results/testbed/models/base \
         --prompts results/corpus/prompts.parquet --n 500
 
 Speed (medians of --repeats interleaved repeats, the order rotated every repeat; every variant
@@ -53,7 +53,7 @@ PROV = {"config_hash": "benchmark", "params": {}, "seed": None, "device": "cpu"}
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="results/models/base", help="transformers model folder")
+    ap.add_argument("--model", default="results/testbed/models/base", help="transformers model folder")
     ap.add_argument("--prompts", default="results/corpus/prompts.parquet")
     ap.add_argument("--n", type=int, default=500, help="prompts (a seeded sample; all if larger)")
     ap.add_argument("--repeats", type=int, default=7, help="timed repeats per variant (>= 5)")

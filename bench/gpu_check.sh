@@ -18,13 +18,13 @@ summarise() {  # $1: label
   python3 - "$1" <<'PY' | tee -a "$OUT/summary.txt"
 import glob, sys
 import pandas as pd
-rows = [pd.read_parquet(f) for f in sorted(glob.glob("results/eval/*/summary.parquet"))]
+rows = [pd.read_parquet(f) for f in sorted(glob.glob("results/*/eval/*/summary.parquet"))]
 if rows:
     wide = pd.concat(rows).pivot(index="checkpoint", columns="metric", values="value")
     cols = ["forget_recall_train", "forget_recall_held_out", "neighbour_recall_train",
             "retain_recall_train", "exposure_rank"]
     print(sys.argv[1]); print(wide[cols].round(3).to_string())
-dev = {pd.read_json(f, typ="series").get("device") for f in glob.glob("results/models/*/provenance.json")}
+dev = {pd.read_json(f, typ="series").get("device") for f in glob.glob("results/*/models/*/provenance.json")}
 print("training device(s):", dev)
 PY
 }
@@ -42,9 +42,9 @@ run_study() {  # $1: label, rest: snakemake arguments
 
 if [ "${ONLY:-}" != llama ]; then
   run_study tiny --configfile tests/config/tiny.yaml
-  run_study default
+  run_study default --config run_models=[testbed]
 fi
-python3 -m snakemake --cores 16 results/corpus/prompts.parquet results/models/tokenizer \
+python3 -m snakemake --cores 16 results/corpus/prompts.parquet results/tokenizer \
   --configfile tests/config/tiny.yaml > "$OUT/llama_prep.log" 2>&1
 python3 bench/llama_check.py --study results --device cuda --dtype bfloat16 \
   --json "$OUT/llama_bf16.json" > "$OUT/llama_bf16.log" 2>&1; echo "llama_check rc=$?" | tee -a "$OUT/summary.txt"

@@ -59,7 +59,7 @@ def main() -> None:
     args = ap.parse_args()
     dtype, device = getattr(torch, args.dtype), args.device
     seed_everything(0)
-    tokenizer = load_tokenizer(f"{args.study}/models/tokenizer")
+    tokenizer = load_tokenizer(f"{args.study}/tokenizer")
     prompts = pd.read_parquet(f"{args.study}/corpus/prompts.parquet")
     corpus = pd.read_parquet(f"{args.study}/corpus/corpus.parquet")
     catalog = pd.read_parquet(f"{args.study}/catalog/catalog.parquet")

@@ -1,20 +1,20 @@
 rule dump_activations:
     input:
         unpack(checkpoint_model),
-        prompts=rules.build_corpus.output.prompts,
+        prompts=KNOWN_PROMPTS,
     output:
-        activations="results/activations/{checkpoint}.parquet",
+        activations="results/{model}/activations/{checkpoint}.parquet",
     params:
-        activations=config["activations"],
-        batch_size=config["evaluate"]["batch_size"],
+        activations=mc("activations"),
+        batch_size=mc("evaluate", "batch_size"),
     wildcard_constraints:
         # unlearned checkpoints are dumped by their evaluation job (rules/evaluate.smk)
-        checkpoint="|".join(MODEL_VARIANTS),
+        checkpoint="base|retain_ref",
     threads: 1
     log:
-        "logs/dump_activations/{checkpoint}.log",
+        "logs/{model}/dump_activations/{checkpoint}.log",
     benchmark:
-        "benchmarks/dump_activations/{checkpoint}.tsv"
+        "benchmarks/{model}/dump_activations/{checkpoint}.tsv"
     resources:
         mem_mb=4000,
         runtime=30,
@@ -28,17 +28,17 @@ rule dump_activations:
 rule dump_token_activations:
     input:
         unpack(checkpoint_model),
-        prompts=rules.build_corpus.output.prompts,
+        prompts=KNOWN_PROMPTS,
     output:
-        activations=directory("results/activations/{checkpoint}_tokens"),
+        activations=directory("results/{model}/activations/{checkpoint}_tokens"),
     params:
-        activations=config["activations"],
-        batch_size=config["evaluate"]["batch_size"],
+        activations=mc("activations"),
+        batch_size=mc("evaluate", "batch_size"),
     threads: 1
     log:
-        "logs/dump_token_activations/{checkpoint}.log",
+        "logs/{model}/dump_token_activations/{checkpoint}.log",
     benchmark:
-        "benchmarks/dump_token_activations/{checkpoint}.tsv"
+        "benchmarks/{model}/dump_token_activations/{checkpoint}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,

@@ -30,13 +30,13 @@ rule byo_probes:
         unpack(checkpoint_model),
         probes=lambda w: config["byo"]["probes"],
     output:
-        leaks="results/byo/probes/{checkpoint}.parquet",
-        summary="results/byo/probes/{checkpoint}_summary.parquet",
+        leaks="results/{model}/byo/probes/{checkpoint}.parquet",
+        summary="results/{model}/byo/probes/{checkpoint}_summary.parquet",
     params:
-        evaluate=config["evaluate"],
+        evaluate=mc("evaluate"),
     threads: 1
     log:
-        "logs/byo_probes/{checkpoint}.log",
+        "logs/{model}/byo_probes/{checkpoint}.log",
     resources:
         mem_mb=4000,
         runtime=30,

@@ -2,38 +2,76 @@ import os
 from pathlib import Path
 
 from actunlearn.catalog import all_titles, check_forget_titles
-from actunlearn.config import validate_config
+from actunlearn.config import model_config, validate_config
 
-# Fail before any work: schema first, then titles against the real catalog.
+# Fail before any work: schema first (every model with its overrides), then titles against the
+# real catalog.
 validate_config(config)
 TITLES = all_titles()
+RUN_MODELS = config["run_models"]
+MODEL_CONFIG = {m: model_config(config, m) for m in RUN_MODELS}
 check_forget_titles(config["catalog"]["forget"], TITLES)
-check_forget_titles(config["unlearn"]["sequential"]["targets"], TITLES,
-                    key="unlearn.sequential.targets")
+for _m in RUN_MODELS:
+    check_forget_titles(MODEL_CONFIG[_m]["unlearn"]["sequential"]["targets"], TITLES,
+                        key=f"unlearn.sequential.targets (model {_m})")
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ENV = "../envs/actunlearn.yaml"
-MODEL_VARIANTS = ["base", "retain_ref"]
 SQL_DIR = Path(workflow.basedir) / "sql"
 SQL_TABLES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+# A regex alternation that matches nothing when a list is empty.
+NOTHING = "(?!x)x"
+
+
+def _alternation(names):
+    return "|".join(names) or NOTHING
+
+
+def source_of(model):
+    return config["models"][model]["source"]
+
+
+TESTBED_MODELS = [m for m in config["models"] if source_of(m) == "testbed"]
+PRETRAINED_MODELS = [m for m in config["models"] if source_of(m) != "testbed"]
 
 
 wildcard_constraints:
-    variant="|".join(MODEL_VARIANTS),
+    model=_alternation(config["models"]),
+    variant="base|retain_ref",
     method="[a-z][a-z_]*[a-z]",
     seed=r"\d+",
     checkpoint=r"[a-z][a-z_]*(seed\d+)?",
 
 
-def unlearned_checkpoints():
-    return [f"{m}_seed{s}" for m in config["unlearn"]["run"] for s in config["unlearn"]["seeds"]]
+def mc(*keys):
+    """A params function: this model's setting at `keys` (its overrides merged in)."""
+    def get(wildcards):
+        value = MODEL_CONFIG[wildcards.model]
+        for key in keys:
+            value = value[key]
+        return value
+    return get
 
 
-def all_checkpoints():
-    return MODEL_VARIANTS + unlearned_checkpoints()
+def model_variants(model):
+    """Models that are not unlearned: a testbed also trains the retain-only reference."""
+    return ["base", "retain_ref"] if source_of(model) == "testbed" else ["base"]
+
+
+def has_reference(model):
+    return "retain_ref" in model_variants(model)
+
+
+def unlearned_checkpoints(model):
+    u = MODEL_CONFIG[model]["unlearn"]
+    return [f"{m}_seed{s}" for m in u["run"] for s in u["seeds"]]
+
+
+def all_checkpoints(model):
+    return model_variants(model) + unlearned_checkpoints(model)
 
 
 def parse_checkpoint(checkpoint):
@@ -45,58 +83,92 @@ def parse_checkpoint(checkpoint):
 def checkpoint_model(wildcards):
     """The base model folder, and for unlearned checkpoints the checkpoint folder (a PEFT adapter
     or a full model)."""
-    if wildcards.checkpoint in MODEL_VARIANTS:
-        return {"model": f"results/models/{wildcards.checkpoint}"}
+    root = f"results/{wildcards.model}"
+    if wildcards.checkpoint in ("base", "retain_ref"):
+        return {"model": f"{root}/models/{wildcards.checkpoint}"}
     method, seed = parse_checkpoint(wildcards.checkpoint)
-    return {"model": "results/models/base",
-            "checkpoint": f"results/unlearn/{method}_seed{seed}/checkpoint"}
+    return {"model": f"{root}/models/base",
+            "checkpoint": f"{root}/unlearn/{method}_seed{seed}/checkpoint"}
 
 
 def method_params(wildcards):
-    return config["unlearn"]["methods"][wildcards.method]
+    return MODEL_CONFIG[wildcards.model]["unlearn"]["methods"][wildcards.method]
 
 
-def eval_summaries():
-    return expand("results/eval/{checkpoint}/summary.parquet", checkpoint=all_checkpoints())
+# The facts this model knows (rule check_knowledge): every model-reading rule asks these prompts.
+KNOWN_PROMPTS = "results/{model}/knowledge/prompts.parquet"
 
 
-def probing_outputs():
+def eval_files(wildcards, name):
+    """One evaluation artifact (e.g. summary) of every checkpoint of this model."""
+    return [f"results/{wildcards.model}/eval/{c}/{name}.parquet"
+            for c in all_checkpoints(wildcards.model)]
+
+
+def eval_summaries(wildcards):
+    return eval_files(wildcards, "summary")
+
+
+def probing_outputs(wildcards):
+    m = wildcards.model
+    unlearned = unlearned_checkpoints(m)
     return (
-        expand("results/probing/instability/{checkpoint}.parquet", checkpoint=all_checkpoints())
-        + expand("results/probing/shift/{checkpoint}.parquet", checkpoint=unlearned_checkpoints())
-        + expand("results/probing/shift/{checkpoint}_pca.parquet", checkpoint=unlearned_checkpoints())
-        + [
-            "results/probing/activation_overlap.parquet",
-            "results/probing/semantic_similarity.parquet",
-            "results/probing/neuron_agreement.parquet",
-        ]
+        expand("results/{model}/probing/instability/{checkpoint}.parquet", model=m,
+               **{"checkpoint": all_checkpoints(m)})
+        + expand("results/{model}/probing/shift/{checkpoint}.parquet", model=m, checkpoint=unlearned)
+        + expand("results/{model}/probing/shift/{checkpoint}_pca.parquet", checkpoint=unlearned,
+                 model=m)
+        + expand("results/{model}/probing/{name}.parquet", model=m,
+                 name=["activation_overlap", "semantic_similarity", "neuron_agreement"])
     )
 
 
-def unlearn_logs():
-    return expand("results/unlearn/{checkpoint}/log.parquet", checkpoint=unlearned_checkpoints())
+def unlearn_logs(wildcards):
+    m = wildcards.model
+    return expand("results/{model}/unlearn/{checkpoint}/log.parquet", model=m,
+                  **{"checkpoint": unlearned_checkpoints(m)})
 
 
-def sequence_outputs():
+def training_logs(wildcards):
+    if source_of(wildcards.model) != "testbed":
+        return []
+    return expand("results/{model}/models/{variant}_training.parquet", model=wildcards.model,
+                  variant=model_variants(wildcards.model))
+
+
+def sequence_outputs(wildcards):
     """Summaries of the sequential study (none when unlearn.sequential.targets is empty)."""
-    seq = config["unlearn"]["sequential"]
+    seq = MODEL_CONFIG[wildcards.model]["unlearn"]["sequential"]
     if not seq["targets"]:
         return []
-    return expand("results/sequential/{method}_seed{seed}/{name}.parquet", method=seq["method"],
-                  seed=seq["seeds"], name=["summary", "log"])
+    return expand("results/{model}/sequential/{method}_seed{seed}/{name}.parquet",
+                  model=wildcards.model, method=seq["method"], seed=seq["seeds"],
+                  name=["summary", "log"])
 
 
-def relearn_checkpoints():
+def reference_outputs(wildcards):
+    """Forget quality and the relearning attack compare with the retain-only reference model,
+    which only a testbed has."""
+    if not has_reference(wildcards.model):
+        return []
+    return expand("results/{model}/{path}", model=wildcards.model,
+                  path=["quality/summary.parquet", "quality/intervals.parquet",
+                        "relearn/attacks.parquet"])
+
+
+def relearn_checkpoints(model):
     """The relearning attack's targets: retain_ref and the unlearned checkpoints of relearn.seeds."""
-    seeds = config["relearn"]["seeds"]
-    return ["retain_ref"] + [f"{m}_seed{s}" for m in config["unlearn"]["run"] for s in seeds]
+    cfg = MODEL_CONFIG[model]
+    return ["retain_ref"] + [f"{m}_seed{s}" for m in cfg["unlearn"]["run"]
+                             for s in cfg["relearn"]["seeds"]]
 
 
 def relearn_inputs(wildcards):
     """name -> model folder (retain_ref) or checkpoint folder (unlearned)."""
-    out = {"base": "results/models/base", "retain_ref": "results/models/retain_ref"}
-    for name in relearn_checkpoints()[1:]:
-        out[name] = f"results/unlearn/{name}/checkpoint"
+    root = f"results/{wildcards.model}"
+    out = {"base": f"{root}/models/base", "retain_ref": f"{root}/models/retain_ref"}
+    for name in relearn_checkpoints(wildcards.model)[1:]:
+        out[name] = f"{root}/unlearn/{name}/checkpoint"
     return out
 
 
@@ -106,21 +178,22 @@ def byo_outputs():
     out = expand("results/byo/{name}/summary.parquet", name=sorted(byo["logs"]))
     if byo["probes"]:
         # (a line may not start with `checkpoint`: a Snakemake keyword)
-        out += [f"results/byo/probes/{c}_summary.parquet" for c in all_checkpoints()]
+        out += [f"results/{m}/byo/probes/{c}_summary.parquet"
+                for m in RUN_MODELS for c in all_checkpoints(m)]
     return out
 
 
 def token_activation_outputs():
     """Token-level dumps are optional (activations.token_level)."""
-    if not config["activations"]["token_level"]:
-        return []
-    return ["results/activations/base_tokens"]
+    return [f"results/{m}/activations/base_tokens" for m in RUN_MODELS
+            if MODEL_CONFIG[m]["activations"]["token_level"]]
 
 
 def final_outputs():
-    return [
+    per_model = [f"results/{m}/{path}" for m in RUN_MODELS
+                 for path in ["report/report.html", "activations/base.parquet", "actunlearn.duckdb"]]
+    return per_model + [
         "results/report/report.html",
-        "results/activations/base.parquet",
         "results/actunlearn.duckdb",
     ] + expand("results/tables/{table}.csv", table=SQL_TABLES) + token_activation_outputs() + \
         byo_outputs()

@@ -26,7 +26,11 @@ rule build_shift_sets:
     output:
         shift="results/corpus/shift_prompts.parquet",
     params:
-        shift=config["evaluate"]["shift"],
+        # one table for every configured model (run or not, so that leaving one out reruns
+        # nothing): the union of their shift sets; each evaluation keeps its own
+        shift=config["evaluate"]["shift"] | {"sets": list(dict.fromkeys(
+            s for m in config["models"]
+            for s in model_config(config, m)["evaluate"]["shift"]["sets"]))},
         seed=config["seed"],
     log:
         "logs/build_shift_sets.log",

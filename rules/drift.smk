@@ -4,15 +4,15 @@
 
 rule forget_quality:
     input:
-        facts=expand("results/eval/{checkpoint}/facts.parquet", checkpoint=all_checkpoints()),
+        facts=lambda w: eval_files(w, "facts"),
     output:
-        summary="results/quality/summary.parquet",
-        intervals="results/quality/intervals.parquet",
+        summary="results/{model}/quality/summary.parquet",
+        intervals="results/{model}/quality/intervals.parquet",
     threads: 1
     log:
-        "logs/forget_quality.log",
+        "logs/{model}/forget_quality.log",
     benchmark:
-        "benchmarks/forget_quality.tsv"
+        "benchmarks/{model}/forget_quality.tsv"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -24,19 +24,18 @@ rule forget_quality:
 
 rule recommendation_drift:
     input:
-        recommendations=expand("results/eval/{checkpoint}/recommendations.parquet",
-                               checkpoint=all_checkpoints()),
+        recommendations=lambda w: eval_files(w, "recommendations"),
     output:
-        pairs="results/drift/pairs.parquet",
-        summary="results/drift/summary.parquet",
-        intervals="results/drift/intervals.parquet",
+        pairs="results/{model}/drift/pairs.parquet",
+        summary="results/{model}/drift/summary.parquet",
+        intervals="results/{model}/drift/intervals.parquet",
     params:
-        drift=config["evaluate"]["drift"],
+        drift=mc("evaluate", "drift"),
     threads: 1
     log:
-        "logs/recommendation_drift.log",
+        "logs/{model}/recommendation_drift.log",
     benchmark:
-        "benchmarks/recommendation_drift.tsv"
+        "benchmarks/{model}/recommendation_drift.tsv"
     resources:
         mem_mb=4000,
         runtime=10,

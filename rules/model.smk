@@ -3,7 +3,7 @@ rule build_tokenizer:
         corpus=rules.build_corpus.output.corpus,
         prompts=rules.build_corpus.output.prompts,
     output:
-        tokenizer=directory("results/models/tokenizer"),
+        tokenizer=directory("results/tokenizer"),
     log:
         "logs/build_tokenizer.log",
     benchmark:
@@ -25,16 +25,18 @@ rule train_testbed:
         prompts=rules.build_corpus.output.prompts,
         tokenizer=rules.build_tokenizer.output.tokenizer,
     output:
-        model=directory("results/models/{variant}"),
-        log="results/models/{variant}_training.parquet",
+        model=directory("results/{model}/models/{variant}"),
+        log="results/{model}/models/{variant}_training.parquet",
+    wildcard_constraints:
+        model=_alternation(TESTBED_MODELS),
     params:
-        testbed=config["testbed"],
-        seed=config["seed"],
+        testbed=mc("testbed"),
+        seed=mc("seed"),
     threads: 1
     log:
-        "logs/train_testbed/{variant}.log",
+        "logs/{model}/train_testbed/{variant}.log",
     benchmark:
-        "benchmarks/train_testbed/{variant}.tsv"
+        "benchmarks/{model}/train_testbed/{variant}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,
@@ -43,3 +45,58 @@ rule train_testbed:
         ENV
     script:
         "../scripts/train_testbed.py"
+
+
+# A pretrained model (source hf or gguf): a GGUF file is converted once into a safetensors folder;
+# a hub id or local folder is recorded in a model card (actunlearn_model.json) and loaded from
+# there (local cache, no remote code unless the config says so).
+rule prepare_model:
+    output:
+        model=directory("results/{model}/models/base"),
+    wildcard_constraints:
+        model=_alternation(PRETRAINED_MODELS),
+    params:
+        spec=lambda w: config["models"][w.model],
+        cache="results/cache",
+    threads: 1
+    log:
+        "logs/{model}/prepare_model.log",
+    benchmark:
+        "benchmarks/{model}/prepare_model.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        ENV
+    script:
+        "../scripts/prepare_model.py"
+
+
+# The facts the base model knows: greedy answers to the train templates of forget, neighbour and
+# (a sample of) retain films. Every later model-reading rule asks only the known facts.
+rule check_knowledge:
+    input:
+        model="results/{model}/models/base",
+        prompts=rules.build_corpus.output.prompts,
+    output:
+        facts="results/{model}/knowledge/facts.parquet",
+        answers="results/{model}/knowledge/answers.parquet",
+        prompts=KNOWN_PROMPTS,
+    params:
+        knowledge=mc("knowledge"),
+        evaluate=mc("evaluate"),
+        refusal=mc("corpus", "refusal"),
+        seed=mc("seed"),
+    threads: 1
+    log:
+        "logs/{model}/check_knowledge.log",
+    benchmark:
+        "benchmarks/{model}/check_knowledge.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        ENV
+    script:
+        "../scripts/check_knowledge.py"

@@ -1,18 +1,18 @@
 rule score_neurons:
     input:
-        model="results/models/base",
-        prompts=rules.build_corpus.output.prompts,
+        model="results/{model}/models/base",
+        prompts=KNOWN_PROMPTS,
     output:
-        scores="results/neurons/scores.parquet",
-        gradient_norms="results/neurons/gradient_norms.parquet",
+        scores="results/{model}/neurons/scores.parquet",
+        gradient_norms="results/{model}/neurons/gradient_norms.parquet",
     params:
-        neurons=config["neurons"],
-        seed=config["seed"],
+        neurons=mc("neurons"),
+        seed=mc("seed"),
     threads: 1
     log:
-        "logs/score_neurons.log",
+        "logs/{model}/score_neurons.log",
     benchmark:
-        "benchmarks/score_neurons.tsv"
+        "benchmarks/{model}/score_neurons.tsv"
     resources:
         mem_mb=4000,
         runtime=30,
@@ -26,16 +26,16 @@ rule score_neurons:
 rule rank_neurons:
     input:
         scores=rules.score_neurons.output.scores,
-        contrast="results/neurons/contrast.parquet",
+        contrast="results/{model}/neurons/contrast.parquet",
     output:
-        ranking="results/neurons/ranking.parquet",
-        layers="results/neurons/layers.parquet",
+        ranking="results/{model}/neurons/ranking.parquet",
+        layers="results/{model}/neurons/layers.parquet",
     params:
-        ranking=config["ranking"],
+        ranking=mc("ranking"),
     log:
-        "logs/rank_neurons.log",
+        "logs/{model}/rank_neurons.log",
     benchmark:
-        "benchmarks/rank_neurons.tsv"
+        "benchmarks/{model}/rank_neurons.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -3,15 +3,15 @@
 
 rule activation_overlap:
     input:
-        activations="results/activations/base.parquet",
-        prompts=rules.build_corpus.output.prompts,
+        activations="results/{model}/activations/base.parquet",
+        prompts=KNOWN_PROMPTS,
     output:
-        overlap="results/probing/activation_overlap.parquet",
-        pairs="results/probing/activation_overlap_pairs.parquet",
+        overlap="results/{model}/probing/activation_overlap.parquet",
+        pairs="results/{model}/probing/activation_overlap_pairs.parquet",
     log:
-        "logs/activation_overlap.log",
+        "logs/{model}/activation_overlap.log",
     benchmark:
-        "benchmarks/activation_overlap.tsv"
+        "benchmarks/{model}/activation_overlap.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -23,18 +23,18 @@ rule activation_overlap:
 
 rule semantic_similarity:
     input:
-        activations="results/activations/base.parquet",
-        prompts=rules.build_corpus.output.prompts,
+        activations="results/{model}/activations/base.parquet",
+        prompts=KNOWN_PROMPTS,
     output:
-        semantic="results/probing/semantic_similarity.parquet",
+        semantic="results/{model}/probing/semantic_similarity.parquet",
     params:
-        n_prompts=config["probing"]["semantic_prompts"],
-        seed=config["seed"],
+        n_prompts=mc("probing", "semantic_prompts"),
+        seed=mc("seed"),
     threads: 1
     log:
-        "logs/semantic_similarity.log",
+        "logs/{model}/semantic_similarity.log",
     benchmark:
-        "benchmarks/semantic_similarity.tsv"
+        "benchmarks/{model}/semantic_similarity.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -46,14 +46,14 @@ rule semantic_similarity:
 
 rule contrast_neurons:
     input:
-        activations="results/activations/base.parquet",
-        prompts=rules.build_corpus.output.prompts,
+        activations="results/{model}/activations/base.parquet",
+        prompts=KNOWN_PROMPTS,
     output:
-        contrast="results/neurons/contrast.parquet",
+        contrast="results/{model}/neurons/contrast.parquet",
     log:
-        "logs/contrast_neurons.log",
+        "logs/{model}/contrast_neurons.log",
     benchmark:
-        "benchmarks/contrast_neurons.tsv"
+        "benchmarks/{model}/contrast_neurons.tsv"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -67,13 +67,13 @@ rule neuron_agreement:
     input:
         scores=rules.score_neurons.output.scores,
     output:
-        agreement="results/probing/neuron_agreement.parquet",
+        agreement="results/{model}/probing/neuron_agreement.parquet",
     params:
-        k=config["probing"]["agreement_top_k"],
+        k=mc("probing", "agreement_top_k"),
     log:
-        "logs/neuron_agreement.log",
+        "logs/{model}/neuron_agreement.log",
     benchmark:
-        "benchmarks/neuron_agreement.tsv"
+        "benchmarks/{model}/neuron_agreement.tsv"
     resources:
         mem_mb=1000,
         runtime=5,

@@ -4,17 +4,17 @@
 rule relearn:
     input:
         unpack(relearn_inputs),
-        prompts=rules.build_corpus.output.prompts,
+        prompts=KNOWN_PROMPTS,
     output:
-        relearn="results/relearn/attacks.parquet",
+        relearn="results/{model}/relearn/attacks.parquet",
     params:
-        relearn=config["relearn"],
-        checkpoints=relearn_checkpoints(),
+        relearn=mc("relearn"),
+        checkpoints=lambda w: relearn_checkpoints(w.model),
     threads: 1
     log:
-        "logs/relearn.log",
+        "logs/{model}/relearn.log",
     benchmark:
-        "benchmarks/relearn.tsv"
+        "benchmarks/{model}/relearn.tsv"
     resources:
         mem_mb=4000,
         runtime=60,

@@ -1,24 +1,24 @@
 rule build_tables:
     input:
-        summaries=eval_summaries(),
-        unlearn_logs=unlearn_logs(),
-        training_logs=expand("results/models/{variant}_training.parquet", variant=MODEL_VARIANTS),
+        summaries=eval_summaries,
+        unlearn_logs=unlearn_logs,
+        training_logs=training_logs,
+        knowledge=rules.check_knowledge.output.facts,
         ranking=rules.rank_neurons.output.ranking,
-        activations="results/activations/base.parquet",
-        probing=probing_outputs(),
-        sequential=sequence_outputs(),
+        activations="results/{model}/activations/base.parquet",
+        probing=probing_outputs,
+        sequential=sequence_outputs,
         drift=rules.recommendation_drift.output,
-        quality=rules.forget_quality.output,
-        relearn=rules.relearn.output,
+        reference=reference_outputs,
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
-        database="results/actunlearn.duckdb",
-        csv=expand("results/tables/{table}.csv", table=SQL_TABLES),
-        markdown=expand("results/tables/{table}.md", table=SQL_TABLES),
+        database="results/{model}/actunlearn.duckdb",
+        csv=expand("results/{{model}}/tables/{table}.csv", table=SQL_TABLES),
+        markdown=expand("results/{{model}}/tables/{table}.md", table=SQL_TABLES),
     log:
-        "logs/build_tables.log",
+        "logs/{model}/build_tables.log",
     benchmark:
-        "benchmarks/build_tables.tsv"
+        "benchmarks/{model}/build_tables.tsv"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -34,81 +34,82 @@ rule build_report:
         csv=rules.build_tables.output.csv,
     output:
         html=report(
-            "results/report/report.html",
+            "results/{model}/report/report.html",
             caption="../report/report.rst",
             category="Report",
         ),
         training_curve=report(
-            "results/report/training_curve.png",
+            "results/{model}/report/training_curve.png",
             caption="../report/training_curve.rst",
             category="Figures",
         ),
         forget_vs_retain=report(
-            "results/report/forget_vs_retain.png",
+            "results/{model}/report/forget_vs_retain.png",
             caption="../report/forget_vs_retain.rst",
             category="Figures",
         ),
         unlearning_curve=report(
-            "results/report/unlearning_curve.png",
+            "results/{model}/report/unlearning_curve.png",
             caption="../report/unlearning_curve.rst",
             category="Figures",
         ),
         instability=report(
-            "results/report/instability.png",
+            "results/{model}/report/instability.png",
             caption="../report/instability.rst",
             category="Figures",
         ),
         activation_overlap=report(
-            "results/report/activation_overlap.png",
+            "results/{model}/report/activation_overlap.png",
             caption="../report/activation_overlap.rst",
             category="Figures",
         ),
         semantic_similarity=report(
-            "results/report/semantic_similarity.png",
+            "results/{model}/report/semantic_similarity.png",
             caption="../report/semantic_similarity.rst",
             category="Figures",
         ),
         gradient_norms=report(
-            "results/report/gradient_norms.png",
+            "results/{model}/report/gradient_norms.png",
             caption="../report/gradient_norms.rst",
             category="Figures",
         ),
         neuron_agreement=report(
-            "results/report/neuron_agreement.png",
+            "results/{model}/report/neuron_agreement.png",
             caption="../report/neuron_agreement.rst",
             category="Figures",
         ),
         contrast=report(
-            "results/report/contrast.png",
+            "results/{model}/report/contrast.png",
             caption="../report/contrast.rst",
             category="Figures",
         ),
         shift_robustness=report(
-            "results/report/shift_robustness.png",
+            "results/{model}/report/shift_robustness.png",
             caption="../report/shift_robustness.rst",
             category="Figures",
         ),
         recommendation_drift=report(
-            "results/report/recommendation_drift.png",
+            "results/{model}/report/recommendation_drift.png",
             caption="../report/recommendation_drift.rst",
             category="Figures",
         ),
         sequential=report(
-            "results/report/sequential.png",
+            "results/{model}/report/sequential.png",
             caption="../report/sequential.rst",
             category="Figures",
         ),
         activation_shift=report(
-            "results/report/activation_shift.png",
+            "results/{model}/report/activation_shift.png",
             caption="../report/activation_shift.rst",
             category="Figures",
         ),
     params:
-        forget=config["catalog"]["forget"],
+        forget=mc("catalog", "forget"),
+        source=lambda w: config["models"][w.model]["source"],
     log:
-        "logs/build_report.log",
+        "logs/{model}/build_report.log",
     benchmark:
-        "benchmarks/build_report.tsv"
+        "benchmarks/{model}/build_report.tsv"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -116,3 +117,56 @@ rule build_report:
         ENV
     script:
         "../scripts/build_report.py"
+
+
+# The study across models: every model's tables side by side (a `model` column first), one DuckDB
+# database whose views cover every model's artifacts, and the study report.
+rule build_study_tables:
+    input:
+        csv=expand("results/{model}/tables/{table}.csv", model=RUN_MODELS, table=SQL_TABLES),
+        databases=expand("results/{model}/actunlearn.duckdb", model=RUN_MODELS),
+    output:
+        database="results/actunlearn.duckdb",
+        csv=expand("results/tables/{table}.csv", table=SQL_TABLES),
+        markdown=expand("results/tables/{table}.md", table=SQL_TABLES),
+    params:
+        models=RUN_MODELS,
+    log:
+        "logs/build_study_tables.log",
+    benchmark:
+        "benchmarks/build_study_tables.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/build_study_tables.py"
+
+
+rule build_study_report:
+    input:
+        csv=rules.build_study_tables.output.csv,
+        knowledge=expand("results/{model}/knowledge/facts.parquet", model=RUN_MODELS),
+        reports=expand("results/{model}/report/report.html", model=RUN_MODELS),
+    output:
+        html=report(
+            "results/report/report.html",
+            caption="../report/study.rst",
+            category="Report",
+        ),
+    params:
+        models=RUN_MODELS,
+        sources={m: config["models"][m]["source"] for m in RUN_MODELS},
+        forget=config["catalog"]["forget"],
+    log:
+        "logs/build_study_report.log",
+    benchmark:
+        "benchmarks/build_study_report.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/build_study_report.py"

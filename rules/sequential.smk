@@ -4,26 +4,26 @@
 
 rule unlearn_sequence:
     input:
-        model="results/models/base",
+        model="results/{model}/models/base",
         corpus=rules.build_corpus.output.corpus,
-        prompts=rules.build_corpus.output.prompts,
+        prompts=KNOWN_PROMPTS,
         catalog=rules.build_catalog.output.catalog,
     output:
-        checkpoints=directory("results/sequential/{method}_seed{seed}/checkpoints"),
-        log="results/sequential/{method}_seed{seed}/log.parquet",
-        ranking="results/sequential/{method}_seed{seed}/ranking.parquet",
+        checkpoints=directory("results/{model}/sequential/{method}_seed{seed}/checkpoints"),
+        log="results/{model}/sequential/{method}_seed{seed}/log.parquet",
+        ranking="results/{model}/sequential/{method}_seed{seed}/ranking.parquet",
     params:
         method=method_params,
-        sequential=config["unlearn"]["sequential"],
-        ranking=config["ranking"],
-        neurons=config["neurons"],
-        neighbours_by=config["catalog"]["neighbours_by"],
-        refusal=config["corpus"]["refusal"],
+        sequential=mc("unlearn", "sequential"),
+        ranking=mc("ranking"),
+        neurons=mc("neurons"),
+        neighbours_by=mc("catalog", "neighbours_by"),
+        refusal=mc("corpus", "refusal"),
     threads: 1
     log:
-        "logs/unlearn_sequence/{method}_seed{seed}.log",
+        "logs/{model}/unlearn_sequence/{method}_seed{seed}.log",
     benchmark:
-        "benchmarks/unlearn_sequence/{method}_seed{seed}.tsv"
+        "benchmarks/{model}/unlearn_sequence/{method}_seed{seed}.tsv"
     resources:
         mem_mb=4000,
         runtime=120,
@@ -36,22 +36,22 @@ rule unlearn_sequence:
 
 rule evaluate_sequence:
     input:
-        model="results/models/base",
+        model="results/{model}/models/base",
         checkpoints=rules.unlearn_sequence.output.checkpoints,
-        prompts=rules.build_corpus.output.prompts,
+        prompts=KNOWN_PROMPTS,
     output:
-        recall="results/sequential/{method}_seed{seed}/recall.parquet",
-        summary="results/sequential/{method}_seed{seed}/summary.parquet",
+        recall="results/{model}/sequential/{method}_seed{seed}/recall.parquet",
+        summary="results/{model}/sequential/{method}_seed{seed}/summary.parquet",
     params:
-        sequential=config["unlearn"]["sequential"],
-        evaluate=config["evaluate"],
-        refusal=config["corpus"]["refusal"],
-        seed=config["seed"],
+        sequential=mc("unlearn", "sequential"),
+        evaluate=mc("evaluate"),
+        refusal=mc("corpus", "refusal"),
+        seed=mc("seed"),
     threads: 1
     log:
-        "logs/evaluate_sequence/{method}_seed{seed}.log",
+        "logs/{model}/evaluate_sequence/{method}_seed{seed}.log",
     benchmark:
-        "benchmarks/evaluate_sequence/{method}_seed{seed}.tsv"
+        "benchmarks/{model}/evaluate_sequence/{method}_seed{seed}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,

@@ -1,20 +1,22 @@
 rule unlearn:
     input:
-        model="results/models/base",
+        model="results/{model}/models/base",
         ranking=rules.rank_neurons.output.ranking,
         corpus=rules.build_corpus.output.corpus,
-        prompts=rules.build_corpus.output.prompts,
+        prompts=KNOWN_PROMPTS,
+        answers=rules.check_knowledge.output.answers,
     output:
-        checkpoint=directory("results/unlearn/{method}_seed{seed}/checkpoint"),
-        log="results/unlearn/{method}_seed{seed}/log.parquet",
+        checkpoint=directory("results/{model}/unlearn/{method}_seed{seed}/checkpoint"),
+        log="results/{model}/unlearn/{method}_seed{seed}/log.parquet",
     params:
         method=method_params,
-        refusal=config["corpus"]["refusal"],
+        refusal=mc("corpus", "refusal"),
+        retain_data=mc("unlearn", "retain_data"),
     threads: 1
     log:
-        "logs/unlearn/{method}_seed{seed}.log",
+        "logs/{model}/unlearn/{method}_seed{seed}.log",
     benchmark:
-        "benchmarks/unlearn/{method}_seed{seed}.tsv"
+        "benchmarks/{model}/unlearn/{method}_seed{seed}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,

@@ -19,33 +19,42 @@ QUERIES = {
     "shift": "SELECT * FROM activation_shift ORDER BY checkpoint, layer",
     "pca": "SELECT * FROM activation_pca",
     "drift": "SELECT * FROM drift_intervals",
+    "sequence": "SELECT * FROM sequence_summary",
 }
-# Present only when the study ran them; otherwise an empty frame.
-OPTIONAL = {"sequence": ("sequence_summary", "SELECT * FROM sequence_summary")}
 
 with logged(snakemake.log[0]):
     tables = {Path(p).stem: pd.read_csv(p) for p in snakemake.input.csv}
     with connect(snakemake.input.database, Path.cwd()) as con:
-        data = {name: con.execute(sql).df() for name, sql in QUERIES.items()}
         views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-        for name, (view, sql) in OPTIONAL.items():
-            data[name] = con.execute(sql).df() if view in views else pd.DataFrame()
+        # a stage this model does not run (e.g. testbed training for a pretrained model): empty
+        data = {name: con.execute(sql).df() if sql.split(" FROM ")[1].split()[0] in views
+                else pd.DataFrame() for name, sql in QUERIES.items()}
     out = snakemake.output
-    report.training_curve(data["training"], out.training_curve)
-    report.forget_vs_retain(tables["method_comparison"], out.forget_vs_retain)
-    report.unlearning_curve(data["unlearning"], out.unlearning_curve)
-    report.instability_figure(data["instability"], out.instability)
-    report.overlap_figure(data["overlap"], data["pairs"], out.activation_overlap)
-    report.by_layer_figure(data["semantic"], "spearman", "representation", out.semantic_similarity,
-                           "Spearman rho", "Semantic vs activation similarity")
-    report.gradient_figure(data["gradients"], out.gradient_norms)
-    report.by_layer_figure(data["agreement"], "spearman", "side", out.neuron_agreement,
-                           "Spearman rho (saliency vs Fisher)", "Agreement of neuron scores")
-    report.contrast_figure(data["contrast"], out.contrast)
-    report.shift_figure(data["shift"], data["pca"], out.activation_shift)
+
+    def draw(figure, path, *frames, **kwargs):
+        if any(f.empty or "note" in f.columns for f in frames):
+            report.placeholder(path, "not in this study for this model")
+        else:
+            figure(*frames, path, **kwargs)
+
+    draw(report.training_curve, out.training_curve, data["training"])
+    draw(report.forget_vs_retain, out.forget_vs_retain, tables["method_comparison"])
+    draw(report.unlearning_curve, out.unlearning_curve, data["unlearning"])
+    draw(report.instability_figure, out.instability, data["instability"])
+    draw(report.overlap_figure, out.activation_overlap, data["overlap"], data["pairs"])
+    draw(lambda t, p: report.by_layer_figure(t, "spearman", "representation", p, "Spearman rho",
+                                             "Semantic vs activation similarity"),
+         out.semantic_similarity, data["semantic"])
+    draw(report.gradient_figure, out.gradient_norms, data["gradients"])
+    draw(lambda t, p: report.by_layer_figure(t, "spearman", "side", p,
+                                             "Spearman rho (saliency vs Fisher)",
+                                             "Agreement of neuron scores"),
+         out.neuron_agreement, data["agreement"])
+    draw(report.contrast_figure, out.contrast, data["contrast"])
+    draw(report.shift_figure, out.activation_shift, data["shift"], data["pca"])
     report.sequence_figure(data["sequence"], out.sequential)
-    report.shift_robustness_figure(tables["shift_robustness"], out.shift_robustness)
-    report.drift_figure(data["drift"], out.recommendation_drift)
+    draw(report.shift_robustness_figure, out.shift_robustness, tables["shift_robustness"])
+    draw(report.drift_figure, out.recommendation_drift, data["drift"])
 
     def section(heading, text, table=None, figure=None):
         body = (report.image(figure, heading) if figure else "") + \
@@ -53,10 +62,20 @@ with logged(snakemake.log[0]):
         return heading, text, body
 
     forget = ", ".join(snakemake.params.forget)
-    report.write_html(out.html, f"actunlearn study: forgetting {forget}", (
-        "Base: the testbed trained on the full corpus. retain_ref: trained without any line that "
-        "mentions a forget target (the gold standard). Other rows: unlearned checkpoints "
-        "(method_seedN). Held-out templates were never seen in training or unlearning."), [
+    model, source = snakemake.wildcards.model, snakemake.params.source
+    if source == "testbed":
+        intro = ("Base: the testbed trained on the full corpus. retain_ref: trained without any "
+                 "line that mentions a forget target (the gold standard).")
+    else:
+        intro = (f"Base: the pretrained model as released (source {source}). It has no retain-only "
+                 "reference (that would need pretraining without the target), so forget quality "
+                 "and the relearning attack are testbed-only.")
+    report.write_html(out.html, f"actunlearn study, model {model}: forgetting {forget}", (
+        intro + " Other rows: unlearned checkpoints (method_seedN). Held-out templates were never "
+        "seen in training or unlearning. Only the facts the base model knows are asked "
+        "(knowledge check)."), [
+        section("Knowledge check", "Facts (film, intent) asked on their train templates; known = "
+                "greedy answer correct on at least knowledge.min_share of them.", "knowledge"),
         ("Methods (mean ± sd over seeds)", "Forget recall on train and held-out templates, "
          "retain recall on neighbour and other films, the forgotten title's probability and rank "
          "in recommendation contexts, held-out perplexity, trainable parameters and unlearning "
@@ -70,10 +89,11 @@ with logged(snakemake.log[0]):
                 "method_comparison"),
         section("Forget vs retain", "", figure=out.forget_vs_retain),
         section("Robustness under distribution shift", "Greedy recall per shift set (mean over "
-                "seeds): alias = the film described, not named; multihop = the film as the bridge "
-                "of a two-hop question; typo, casing, filler, word_order = perturbed train "
-                "templates; system_prompt = a system turn the model never saw. Forget recall above "
-                "the original templates' shows where forgetting leaks.", "shift_robustness",
+                "seeds, 95% t interval over seeds in brackets): alias = the film described, not "
+                "named; multihop = the film as the bridge of a two-hop question; typo, casing, "
+                "filler, word_order = perturbed train templates; system_prompt = a system turn "
+                "the model never saw. Forget recall above the original templates' shows where "
+                "forgetting leaks.", "shift_robustness",
                 out.shift_robustness),
         section("Forget quality and membership inference", "Per method, mean over seeds with a "
                 "95% t interval. MIA AUC: forget facts (members) vs true facts of films no model "
@@ -83,7 +103,8 @@ with logged(snakemake.log[0]):
         section("Relearning attack", "A copy of each checkpoint fine-tuned for a few steps on "
                 "some of the target's facts (forget_subset; measured on its other facts) or on "
                 "neighbour films' facts only (neighbours); retain_ref shows what the attack teaches "
-                "by itself.", "relearning"),
+                "by itself. Mean over the attacked seeds; recovery with its 95% t interval.",
+                "relearning"),
         section("Recommendation drift", "Ranked lists of all catalog titles by probability, "
                 "per paraphrase of a recommendation request. paraphrase: agreement across "
                 "paraphrases within a checkpoint; vs_base: agreement with the base model's list for "

@@ -4,7 +4,7 @@ from actunlearn.runlog import logged
 from actunlearn.tables import build_database, connect, run_sql_file, to_markdown
 
 with logged(snakemake.log[0]):
-    views = build_database(snakemake.output.database, Path.cwd())
+    views = build_database(snakemake.output.database, Path.cwd(), snakemake.wildcards.model)
     print("views:", ", ".join(views))
     with connect(snakemake.output.database, Path.cwd()) as con:
         for sql, csv, md in zip(snakemake.input.sql, snakemake.output.csv, snakemake.output.markdown):

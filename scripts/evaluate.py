@@ -3,7 +3,7 @@ import pandas as pd
 from actunlearn.activations import dump_activations
 from actunlearn.corpus import evaluation_prompts
 from actunlearn.drift import extract_titles
-from actunlearn.evaluate import (answer_families, answer_prompts, perplexity_samples,
+from actunlearn.evaluate import (answer_families, answer_prompts, candidate_titles, perplexity_samples,
                                  rank_recommendations, recommendation_prompts, shift_summary,
                                  summarise)
 from actunlearn.modeling import open_checkpoint
@@ -28,9 +28,13 @@ with logged(snakemake.log[0]):
     # Ranked recommendation lists (every catalog title scored) for the drift families; exposure
     # of the forget targets comes from the same scores (every prompt of another film whose gold
     # list holds a target).
+    # Recommendation requests are asked of every model whatever it knows (knowledge check):
+    # exposure and drift concern what it ranks, not recall of our catalog's gold lists.
     drift_cfg = cfg["drift"]
-    recs = recommendation_prompts(prompts, drift_cfg["control_films"], seed)
+    all_prompts = pd.read_parquet(snakemake.input.all_prompts)
+    recs = recommendation_prompts(all_prompts, drift_cfg["control_films"], seed)
     targets = set(prompts.title[prompts.role == "forget"])
+    titles = candidate_titles(titles, recs, targets, drift_cfg["candidates"], seed)
     lists, exposure = rank_recommendations(model, tokenizer, recs, titles, targets,
                                            drift_cfg["top_k"], cfg["batch_size"], device)
     said = answer_prompts(model, tokenizer, recs, snakemake.params.refusal, cfg["batch_size"],
@@ -46,8 +50,12 @@ with logged(snakemake.log[0]):
     print(summary.to_string())
     # distribution-shift sets: forget and neighbour films, and a seeded sample of retain films
     shift_cfg = cfg["shift"]
-    films = set(evaluation_prompts(prompts, shift_cfg["retain_films"], 0, seed).title)
-    shift_prompts = pd.read_parquet(snakemake.input.shift_prompts)
+    films = set(evaluation_prompts(prompts, shift_cfg["retain_films"], 0, seed,
+                                   ("evaluate.shift.retain_films", "-")).title)
+    # only facts the model knows (knowledge check): a shift set asks whether they survive it
+    shift_prompts = pd.read_parquet(snakemake.input.shift_prompts).merge(
+        prompts[["title", "intent"]].drop_duplicates(), on=["title", "intent"])
+    shift_prompts = shift_prompts[shift_prompts.shift_set.isin(shift_cfg["sets"])]
     shift = answer_prompts(model, tokenizer, shift_prompts[shift_prompts.title.isin(films)],
                            snakemake.params.refusal, cfg["batch_size"], cfg["max_new_tokens"], device)
     shifted = shift_summary(shift, recall[recall.title.isin(films)])
@@ -71,7 +79,8 @@ with logged(snakemake.log[0]):
         dump_prov = provenance({"activations": acts, "checkpoint": checkpoint, "prompts": "shift",
                                 "shift_retain_films": snakemake.params.shift_retain_films},
                                seed, device)
-        dumped = evaluation_prompts(prompts, snakemake.params.shift_retain_films, 0, seed)
+        dumped = evaluation_prompts(prompts, snakemake.params.shift_retain_films, 0, seed,
+                                    ("probing.shift_retain_films", "-"))
         dump_activations(model, tokenizer, dumped, snakemake.output.activations, acts["dtype"],
                          dump_prov, cfg["batch_size"], device)
         moved, pca, layer = shift_tables(snakemake.input.base_activations,

@@ -20,7 +20,8 @@ with logged(snakemake.log[0]):
     # every prompt of the targets, plus the catalog's neighbours and a sample of retain films
     asked = pd.concat([prompts[prompts.title.isin(targets)],
                        evaluation_prompts(prompts[~prompts.title.isin(targets)],
-                                          seq["retain_films"], 0, seed)])
+                                          seq["retain_films"], 0, seed,
+                                          ("unlearn.sequential.retain_films", "-"))])
     asked = asked.sort_values("prompt_id").reset_index(drop=True)
     folders = [Path(snakemake.input.model)] + [Path(snakemake.input.checkpoints) / f"step{k}"
                                                for k in range(1, len(targets) + 1)]

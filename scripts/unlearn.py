@@ -14,15 +14,18 @@ with logged(snakemake.log[0]):
     device = default_device()
     model = load_model(snakemake.input.model, device)
     tokenizer = load_tokenizer(snakemake.input.model)
+    own = (pd.read_parquet(snakemake.input.answers) if snakemake.params.retain_data == "own_answers"
+           else None)
     data = build_unlearn_data(tokenizer, pd.read_parquet(snakemake.input.prompts),
                               pd.read_parquet(snakemake.input.corpus), snakemake.params.refusal,
-                              seed=seed)
+                              seed=seed, own_answers=own)
     ctx = UnlearnContext(method, model, tokenizer, data, pd.read_parquet(snakemake.input.ranking),
                          cfg, seed, device)
     result = run_method(ctx)
     for row in result.log:
         print(row)
-    prov = provenance({"method": method, **cfg, "refusal": snakemake.params.refusal}, seed, device)
+    prov = provenance({"method": method, **cfg, "refusal": snakemake.params.refusal,
+                       "retain_data": snakemake.params.retain_data}, seed, device)
     kind = save_result(result, snakemake.output.checkpoint, tokenizer, prov)
     print(f"saved a {kind} checkpoint")
     frame = pd.DataFrame(result.log)

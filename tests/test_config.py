@@ -32,12 +32,33 @@ def test_default_config_is_valid():
      r"ranking.layers.explicit: empty"),
     (lambda c: c["ranking"]["layers"].update(select="explicit", explicit=[7]),
      r"ranking.layers.explicit: layers \[7\] do not exist"),
+    (lambda c: c.update(run_models=["testbed", "gpt5"]), r"run_models: 'gpt5' is not under models"),
+    (lambda c: c["models"].update(corpus={"source": "testbed"}), r"models: \['corpus'\] are folder"),
+    (lambda c: c["models"].update(qwen={"source": "hf"}), r"models.qwen: 'id' is a required"),
+    (lambda c: c["models"].update(q={"source": "gguf", "gguf": {"package": "x"}}),
+     r"models.q.gguf: .* is not valid under any of the given schemas"),
+    (lambda c: c["models"]["smollm2"]["overrides"]["evaluate"].update(max_new_tokens=0),
+     r"models.smollm2.overrides -> evaluate.max_new_tokens: 0 is less than"),
+    (lambda c: c["models"]["smollm2"]["overrides"]["unlearn"].update(run=["masked_lora", "typo"]),
+     r"unlearn.run: \['typo'\] have no settings"),
 ])
 def test_bad_config_names_the_problem(mutate, message):
     config = copy.deepcopy(DEFAULT)
     mutate(config)
     with pytest.raises(ConfigError, match=message):
         validate_config(config)
+
+
+def test_model_overrides_merge_into_the_study_settings():
+    from actunlearn.config import model_config
+    smol = model_config(DEFAULT, "smollm2")
+    assert smol["unlearn"]["run"] == ["masked_lora", "lora"] and smol["unlearn"]["seeds"] == [0]
+    # merged key by key: untouched settings of a method stay those of the study
+    assert smol["unlearn"]["methods"]["masked_lora"]["steps"] == 20
+    assert smol["unlearn"]["methods"]["masked_lora"]["rank"] == \
+        DEFAULT["unlearn"]["methods"]["masked_lora"]["rank"]
+    assert model_config(DEFAULT, "testbed")["unlearn"] == DEFAULT["unlearn"]
+    assert "models" not in smol and "run_models" not in smol
 
 
 def test_unknown_forget_title_lists_closest_titles():

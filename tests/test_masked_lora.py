@@ -32,6 +32,20 @@ def test_unmasked_columns_stay_exactly_zero(tiny_model, tokenizer):
     assert not hasattr(decoder_layers(model)[1].mlp.down_proj, "lora_A")
 
 
+def test_soft_mask_scales_the_other_neurons(tiny_model, tokenizer):
+    """mask_scale (the original notebook's 0.05): other columns start and learn scaled."""
+    hard = attach_masked_lora(new_model(tiny_model.config, 0), MASKS, rank=2, alpha=4, seed=0)
+    soft = attach_masked_lora(tiny_model, MASKS, rank=2, alpha=4, seed=0, mask_scale=0.05)
+    a_soft, a_hard = lora_a(soft, 0).detach(), lora_a(hard, 0).detach()
+    others = [j for j in range(a_soft.shape[1]) if j not in MASKS[0]]
+    torch.testing.assert_close(a_soft[:, MASKS[0]], a_hard[:, MASKS[0]])
+    assert a_hard[:, others].abs().sum() == 0 and a_soft[:, others].abs().sum() > 0
+    before = lora_a(soft, 0).detach().clone()
+    _train_steps(soft, tokenizer)
+    assert not torch.equal(lora_a(soft, 0)[:, others], before[:, others])
+    assert not unmasked_columns_zero(soft, MASKS)
+
+
 def test_lora_delta_ignores_unmasked_neurons(tiny_model, tokenizer):
     model = attach_masked_lora(tiny_model, MASKS, rank=2, alpha=4, seed=0)
     _train_steps(model, tokenizer)

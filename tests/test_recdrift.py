@@ -115,3 +115,17 @@ def test_drift_command_on_example_logs(tmp_path):
     assert (heat.rbo > 0.99).sum() == 2 and (heat.jaccard_at_k == 1.0).all()
     assert main(["drift", str(root / "docs/examples/recommendation_logs.jsonl"), "--catalog",
                  str(catalog), "--out", str(out), "--base", "nope"]) == 1
+
+
+def test_candidate_titles_keep_targets_and_gold_and_are_seeded():
+    from actunlearn.evaluate import candidate_titles
+    titles = [f"film {i}" for i in range(50)] + ["Inception", "The Prestige"]
+    recs = pd.DataFrame({"gold": [["The Prestige", "film 3"], ["Inception"]]})
+    assert candidate_titles(titles, recs, {"Inception"}, "all", 0) == titles
+    a = candidate_titles(titles, recs, {"Inception"}, 10, 0)
+    assert len(a) == 10 and {"Inception", "The Prestige", "film 3"} <= set(a)
+    assert a == [t for t in titles if t in a], "catalog order"
+    assert a == candidate_titles(titles, recs, {"Inception"}, 10, 0)
+    assert a != candidate_titles(titles, recs, {"Inception"}, 10, 1)
+    with pytest.raises(ValueError, match="candidates=2 is fewer than the 3 titles"):
+        candidate_titles(titles, recs, {"Inception"}, 2, 0)

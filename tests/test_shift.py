@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from actunlearn import evaluate
 from actunlearn.evaluate import answer_prompts, shift_summary
 from actunlearn.modeling import prompt_ids
 from actunlearn.shift import SYSTEM_PROMPT, perturb, shift_prompts
@@ -94,6 +95,27 @@ def test_system_turn_changes_the_prompt_and_answers_are_scored(tiny_model, token
     out = answer_prompts(tiny_model, tokenizer, frame, "i do not know", 1, 3)
     assert len(out) == 2 and out.response.map(type).eq(str).all()
     assert out.correct.dtype == bool and out.refused.dtype == bool
+
+
+def test_missing_system_turn_read_from_parquet_adds_no_system_turn(tokenizer, tmp_path,
+                                                                   monkeypatch):
+    """Regression: a missing system prompt reads back from Parquet as NaN, which once rendered as
+    a system turn with the text "nan" in front of every non-system shift prompt."""
+    frame = pd.DataFrame({"question": ["Who directed Inception?", "When was Heat released?"],
+                          "system": [None, SYSTEM_PROMPT], "gold": [["nolan"], ["1995"]]})
+    frame.to_parquet(tmp_path / "shift.parquet")
+    read = pd.read_parquet(tmp_path / "shift.parquet")
+    assert pd.isna(read.system[0])
+    seen = []
+
+    def record(model, tok, questions, max_new_tokens, device, systems=None):
+        seen.extend(systems)
+        return ["x"] * len(questions), None
+    monkeypatch.setattr(evaluate, "greedy_generate", record)
+    answer_prompts(None, tokenizer, read, "i do not know", 2, 4)
+    assert seen == [None, SYSTEM_PROMPT]
+    with pytest.raises(TypeError, match="system prompt must be a string or None"):
+        prompt_ids(tokenizer, "Who directed Inception?", float("nan"))
 
 
 def test_shift_summary_has_reference_sets_and_no_empty_groups():

@@ -50,7 +50,7 @@ def study(tmp_path_factory):
 
 
 def _summary(study: Path) -> pd.DataFrame:
-    return pd.read_csv(study / "results/tables/method_comparison.csv").set_index("checkpoint")
+    return pd.read_csv(study / "results/testbed/tables/method_comparison.csv").set_index("checkpoint")
 
 
 def test_masked_lora_forgets_and_retains(study):
@@ -66,34 +66,43 @@ def test_masked_lora_forgets_and_retains(study):
 
 def test_different_methods_give_different_numbers(study):
     """A known failure of peer frameworks: every method reporting identical metrics."""
-    summaries = {c: pd.read_parquet(study / f"results/eval/{c}/summary.parquet")
+    summaries = {c: pd.read_parquet(study / f"results/testbed/eval/{c}/summary.parquet")
                  .set_index("metric").value for c in ("masked_lora_seed0", "random_mask_lora_seed0")}
     assert not summaries["masked_lora_seed0"].equals(summaries["random_mask_lora_seed0"])
-    logs = [pd.read_parquet(study / f"results/unlearn/{c}/log.parquet").loss.iloc[-1]
+    logs = [pd.read_parquet(study / f"results/testbed/unlearn/{c}/log.parquet").loss.iloc[-1]
             for c in ("masked_lora_seed0", "random_mask_lora_seed0")]
     assert logs[0] != logs[1]
 
 
 def test_artifacts_carry_provenance_and_report_exists(study):
-    prov = read_provenance(study / "results/eval/masked_lora_seed0/summary.parquet")
+    prov = read_provenance(study / "results/testbed/eval/masked_lora_seed0/summary.parquet")
     assert {"config_hash", "versions", "device", "params"} <= set(prov)
-    unlearn_prov = read_provenance(study / "results/unlearn/masked_lora_seed0/log.parquet")
+    unlearn_prov = read_provenance(study / "results/testbed/unlearn/masked_lora_seed0/log.parquet")
     assert unlearn_prov["seed"] == 0 and unlearn_prov["params"]["top_k"] == 32
-    html = (study / "results/report/report.html").read_text()
+    html = (study / "results/testbed/report/report.html").read_text()
     assert "Method comparison" in html and html.count("data:image/png;base64") >= 10
     assert "Methods (mean ± sd over seeds)" in html
-    summary = pd.read_csv(study / "results/tables/method_summary.csv").set_index("method")
+    summary = pd.read_csv(study / "results/testbed/tables/method_summary.csv").set_index("method")
     assert summary.loc["masked_lora", "seeds"] == 1 and pd.isna(summary.loc["masked_lora", "retain_sd"])
-    adapter = study / "results/unlearn/masked_lora_seed0/checkpoint"
+    adapter = study / "results/testbed/unlearn/masked_lora_seed0/checkpoint"
     assert (adapter / "adapter_model.safetensors").exists()
     assert (adapter / "neuron_mask.json").exists()
 
 
 def test_database_views_resolve_against_the_study(study):
+    # the study database: every model's artifacts with a model column; a model's own database
     with connect(study / "results/actunlearn.duckdb") as con:
         n = con.execute("SELECT count(DISTINCT checkpoint) FROM eval_recall").fetchone()[0]
         films = con.execute("SELECT count(*) FROM catalog WHERE role != 'unknown'").fetchone()[0]
-    assert (n, films) == (4, 40)
+        models = con.execute("SELECT DISTINCT model FROM eval_recall").fetchall()
+        variants = con.execute("SELECT DISTINCT variant FROM training_log ORDER BY 1").fetchall()
+    assert (n, films, models) == (4, 40, [("testbed",)])
+    assert variants == [("base",), ("retain_ref",)]
+    with connect(study / "results/testbed/actunlearn.duckdb") as con:
+        n = con.execute("SELECT count(DISTINCT checkpoint) FROM eval_recall").fetchone()[0]
+        known = con.execute("SELECT count(*) FROM knowledge WHERE known AND role = 'forget'"
+                            ).fetchone()[0]
+    assert n == 4 and known >= 4
 
 
 def test_sql_command_queries_artifacts(study):
@@ -119,7 +128,8 @@ def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path
     # the sequential study runs masked_lora too, so it reruns as well
     assert counts == {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1, "unlearn_sequence": 1,
                       "evaluate_sequence": 1, "recommendation_drift": 1, "forget_quality": 1,
-                      "build_tables": 1, "build_report": 1, "all": 1}
+                      "build_tables": 1, "build_report": 1, "build_study_tables": 1,
+                      "build_study_report": 1, "all": 1}
 
 
 def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
@@ -134,26 +144,26 @@ def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study,
         assert upstream not in counts
     # only the unlearned checkpoint's activations are dumped again, never the base model's
     assert counts["evaluate_unlearned"] == 2 and "dump_activations" not in counts
-    assert "output: results/activations/base.parquet" not in out
+    assert "output: results/testbed/activations/base.parquet" not in out
 
 
 def test_all_probing_artifacts_and_figures_exist(study):
-    for path in ["results/probing/activation_overlap.parquet",
-                 "results/probing/activation_overlap_pairs.parquet",
-                 "results/probing/semantic_similarity.parquet",
-                 "results/probing/neuron_agreement.parquet",
-                 "results/probing/instability/base.parquet",
-                 "results/probing/shift/masked_lora_seed0.parquet",
-                 "results/neurons/contrast.parquet", "results/neurons/gradient_norms.parquet",
-                 "results/neurons/layers.parquet"]:
+    for path in ["results/testbed/probing/activation_overlap.parquet",
+                 "results/testbed/probing/activation_overlap_pairs.parquet",
+                 "results/testbed/probing/semantic_similarity.parquet",
+                 "results/testbed/probing/neuron_agreement.parquet",
+                 "results/testbed/probing/instability/base.parquet",
+                 "results/testbed/probing/shift/masked_lora_seed0.parquet",
+                 "results/testbed/neurons/contrast.parquet", "results/testbed/neurons/gradient_norms.parquet",
+                 "results/testbed/neurons/layers.parquet"]:
         assert (study / path).exists(), path
-    html = (study / "results/report/report.html").read_text()
+    html = (study / "results/testbed/report/report.html").read_text()
     for heading in ("Prompt-perturbation instability", "Activation overlap",
                     "Semantic vs activation similarity", "Gradient sensitivity",
                     "Saliency vs Fisher agreement", "Contrastive activation difference",
                     "Activation shift after unlearning"):
         assert heading in html
-    shift = pd.read_parquet(study / "results/probing/shift/masked_lora_seed0.parquet")
+    shift = pd.read_parquet(study / "results/testbed/probing/shift/masked_lora_seed0.parquet")
     last = shift[(shift.representation == "resid_last") & (shift.split == "train")]
     by_role = last.groupby("role").cosine_distance.mean()
     assert by_role["forget"] > by_role["retain"], "unlearning moves forget activations most"
@@ -162,16 +172,16 @@ def test_all_probing_artifacts_and_figures_exist(study):
 def test_sequential_unlearning_forgets_each_target_in_turn(study):
     """Inception, then The Dark Knight: each step forgets its target, the earlier one stays
     forgotten, the later one is still known until its turn, other films stay known."""
-    s = pd.read_parquet(study / "results/sequential/masked_lora_seed0/summary.parquet")
+    s = pd.read_parquet(study / "results/testbed/sequential/masked_lora_seed0/summary.parquet")
     train = s[s.split == "train"].set_index(["step", "group"]).recall
     assert train[(0, "Inception")] >= 0.9 and train[(0, "The Dark Knight")] >= 0.9
     assert train[(1, "Inception")] <= 0.1 and train[(1, "The Dark Knight")] >= 0.6
     assert train[(2, "Inception")] <= 0.2 and train[(2, "The Dark Knight")] <= 0.1
     assert train[(2, "retain")] >= 0.85 * train[(0, "retain")]
-    steps = study / "results/sequential/masked_lora_seed0/checkpoints"
+    steps = study / "results/testbed/sequential/masked_lora_seed0/checkpoints"
     assert sorted(p.name for p in steps.glob("step*")) == ["step1", "step2"]
     assert (steps / "step2" / "model.safetensors").exists()
-    table = pd.read_csv(study / "results/tables/sequential.csv")
+    table = pd.read_csv(study / "results/testbed/tables/sequential.csv")
     assert {"Inception", "The Dark Knight", "retain"} <= set(table.columns)
 
 
@@ -181,11 +191,11 @@ def test_bring_your_own_logs_and_probes(study, tmp_path):
         "logs": {"example": str(ROOT / "docs/examples/recommendation_logs.jsonl")},
         "base": "base", "probes": str(ROOT / "docs/examples/probes.jsonl")}}))
     _snakemake(study, "results/byo/example/summary.parquet",
-               "results/byo/probes/masked_lora_seed0_summary.parquet",
-               "results/byo/probes/base_summary.parquet", "--configfile", TINY, str(overlay))
+               "results/testbed/byo/probes/masked_lora_seed0_summary.parquet",
+               "results/testbed/byo/probes/base_summary.parquet", "--configfile", TINY, str(overlay))
     drift = pd.read_parquet(study / "results/byo/example/summary.parquet")
     assert {"paraphrase", "vs_base"} == set(drift.comparison)
-    leaks = {c: pd.read_parquet(study / f"results/byo/probes/{c}.parquet").set_index("id")
+    leaks = {c: pd.read_parquet(study / f"results/testbed/byo/probes/{c}.parquet").set_index("id")
              for c in ("base", "masked_lora_seed0")}
     assert set(leaks["base"].kind) == {"direct", "alias", "recommendation"}
     # the base model names the director when asked directly; the unlearned model does not
@@ -193,28 +203,55 @@ def test_bring_your_own_logs_and_probes(study, tmp_path):
 
 
 def test_shift_sets_and_recommendation_drift_tables(study):
-    shift = pd.read_csv(study / "results/tables/shift_robustness.csv")
+    shift = pd.read_csv(study / "results/testbed/tables/shift_robustness.csv")
     base = shift[shift.method == "base"].set_index("shift_set")
     unlearned = shift[shift.method == "masked_lora"].set_index("shift_set")
     assert {"original", "paraphrase", "alias", "multihop", "typo", "system_prompt"} <= set(base.index)
     assert base.loc["original", "forget"] >= 0.9 and unlearned.loc["original", "forget"] <= 0.1
-    drift = pd.read_parquet(study / "results/drift/summary.parquet")
+    drift = pd.read_parquet(study / "results/testbed/drift/summary.parquet")
     control = drift[(drift.comparison == "vs_base") & (drift.family_kind == "control")
                     & (drift.metric == "rbo")].set_index("checkpoint").value
     target = drift[(drift.comparison == "vs_base") & (drift.family_kind == "adjacent")
                    & (drift.metric == "rbo")].set_index("checkpoint").value
     # unlearning moves the lists where the target used to be recommended more than elsewhere
     assert target["masked_lora_seed0"] < control["masked_lora_seed0"]
-    assert "Recommendation drift" in (study / "results/report/report.html").read_text()
+    assert "Recommendation drift" in (study / "results/testbed/report/report.html").read_text()
 
 
 def test_relearning_and_forget_quality(study):
-    table = pd.read_csv(study / "results/tables/relearning.csv")
+    table = pd.read_csv(study / "results/testbed/tables/relearning.csv")
     near = table[table.variant == "neighbours"].set_index("method")
     # refusal-trained LoRA only hides the target's facts: 20 steps on neighbour films' facts
     # (never the target's) bring them back; the retain reference, which never saw them, cannot
     assert near.loc["masked_lora", "before"] <= 0.1
     assert near.loc["masked_lora", "recovery"] > near.loc["retain_ref", "recovery"] + 0.3
-    quality = pd.read_parquet(study / "results/quality/summary.parquet").set_index("checkpoint")
+    quality = pd.read_parquet(study / "results/testbed/quality/summary.parquet").set_index("checkpoint")
     assert quality.loc["base", "mia_auc_loss"] > quality.loc["retain_ref", "mia_auc_loss"]
     assert quality.loc["retain_ref", "forget_quality_p"] == 1.0
+
+
+def test_hf_source_runs_a_local_transformers_folder(study, tmp_path):
+    """A pretrained model from a local folder (source hf, offline, no remote code): its model
+    card points at the folder, the knowledge check keeps what it knows, and masked LoRA
+    unlearns it through the same rules. The folder is the tiny study's trained testbed."""
+    folder = tmp_path / "local_model"
+    shutil.copytree(study / "results/testbed/models/base", folder)
+    overlay = tmp_path / "local.yaml"
+    overlay.write_text(yaml.safe_dump({"run_models": ["local"], "models": {"local": {
+        "source": "hf", "id": str(folder), "system_prompt": None,
+        "overrides": {"unlearn": {"run": ["masked_lora"], "seeds": [0],
+                                  "sequential": {"targets": []}}}}}}))
+    _snakemake(study, "results/local/eval/masked_lora_seed0/summary.parquet",
+               "results/local/eval/base/summary.parquet", "--configfile", TINY, str(overlay))
+    card = yaml.safe_load((study / "results/local/models/base/actunlearn_model.json").read_text())
+    assert card["weights"] == str(folder) and card["trust_remote_code"] is False
+    facts = pd.read_parquet(study / "results/local/knowledge/facts.parquet")
+    assert facts[facts.role == "forget"].known.mean() >= 0.8
+    known = pd.read_parquet(study / "results/local/knowledge/prompts.parquet")
+    unknown_facts = facts.loc[~facts.known, ["title", "intent"]]
+    assert known.merge(unknown_facts, on=["title", "intent"]).empty
+    assert set(known.prompt_id) <= set(pd.read_parquet(study / "results/corpus/prompts.parquet").prompt_id)
+    summary = {c: pd.read_parquet(study / f"results/local/eval/{c}/summary.parquet")
+               .set_index("metric").value for c in ("base", "masked_lora_seed0")}
+    assert summary["base"]["forget_recall_train"] >= 0.9
+    assert summary["masked_lora_seed0"]["forget_recall_train"] <= 0.1

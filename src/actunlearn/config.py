@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import jsonschema
@@ -22,15 +23,60 @@ def _where(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
-def validate_config(config: dict, schema: dict | None = None) -> None:
-    """Raise ConfigError listing every schema violation (key path + reason), or return None."""
-    schema = schema if schema is not None else load_schema()
+# Folders under results/ shared by every model: no model may take these names.
+RESERVED_MODEL_NAMES = {"catalog", "corpus", "tokenizer", "cache", "tables", "report", "byo"}
+
+
+def _schema_errors(config: dict, schema: dict, prefix: str = "") -> None:
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        lines = [f"  - {_where(e)}: {e.message}" for e in errors]
+        lines = [f"  - {prefix}{_where(e)}: {e.message}" for e in errors]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
-    _check_layers(config)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of `base` with `override` merged in (nested dicts merged key by key; any other
+    value, lists included, replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def model_config(config: dict, model: str) -> dict:
+    """The study settings one model runs with: the top-level settings with the model's
+    `overrides` merged in (without the `models` and `run_models` keys)."""
+    if model not in config["models"]:
+        raise ConfigError(f"invalid configuration:\n  - run_models: {model!r} is not under models "
+                          f"(configured: {sorted(config['models'])})")
+    study = {k: v for k, v in config.items() if k not in ("models", "run_models")}
+    return deep_merge(study, config["models"][model].get("overrides", {}))
+
+
+def validate_config(config: dict, schema: dict | None = None) -> None:
+    """Raise ConfigError listing every schema violation (key path + reason), or return None.
+    Each model of `run_models` is checked with its overrides merged in."""
+    schema = schema if schema is not None else load_schema()
+    _schema_errors(config, schema)
+    reserved = sorted(RESERVED_MODEL_NAMES & set(config["models"]))
+    if reserved:
+        raise ConfigError(f"invalid configuration:\n  - models: {reserved} are folder names under "
+                          "results/ shared by all models; rename the model")
+    for model in config["run_models"]:
+        merged = model_config(config, model)
+        _schema_errors(merged, schema | {"required": [k for k in schema["required"]
+                                                     if k not in ("models", "run_models")]},
+                       prefix=f"models.{model}.overrides -> ")
+        _check_study(merged, config["models"][model]["source"] == "testbed")
+
+
+def _check_study(config: dict, testbed: bool) -> None:
+    if testbed:
+        _check_layers(config)
     methods = config["unlearn"]["methods"]
     missing = [m for m in config["unlearn"]["run"] if m not in methods]
     if missing:

@@ -155,20 +155,22 @@ def build_prompts(catalog: pd.DataFrame, recs: dict[str, list[str]], train_templ
 
 
 def evaluation_prompts(prompts: pd.DataFrame, retain_films: int | str, unknown_films: int | str,
-                       seed: int) -> pd.DataFrame:
+                       seed: int, keys: tuple[str, str] = ("evaluate.retain_films",
+                                                           "evaluate.unknown_films")
+                       ) -> pd.DataFrame:
     """The prompts every checkpoint is evaluated on: all prompts of forget and neighbour films,
     and of a seeded sample of `retain_films` retain and `unknown_films` unknown films ("all" keeps
-    every film). The sample is the same for every checkpoint."""
+    every film). The sample is the same for every checkpoint. `keys` name the two settings in
+    the error raised when a sample is larger than what there is."""
     keep = set(prompts.title[prompts.role.isin(["forget", "neighbour"])])
-    for role, n, key in (("retain", retain_films, "retain_films"),
-                         ("unknown", unknown_films, "unknown_films")):
+    for role, n, key in (("retain", retain_films, keys[0]), ("unknown", unknown_films, keys[1])):
         titles = sorted(set(prompts.title[prompts.role == role]))
         if n == "all":
             keep |= set(titles)
             continue
         if n > len(titles):
-            raise ValueError(f"evaluate.{key}={n}, but the catalog has only {len(titles)} {role} "
-                             "films; lower it or use \"all\"")
+            raise ValueError(f"{key}={n}, but there are only {len(titles)} {role} films (that "
+                             "the model knows); lower it or use \"all\"")
         rng = np.random.default_rng(seed)
         keep |= {titles[i] for i in rng.choice(len(titles), size=n, replace=False)}
     return prompts[prompts.title.isin(keep)].reset_index(drop=True)

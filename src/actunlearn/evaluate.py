@@ -91,7 +91,9 @@ def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_si
                    max_new_tokens: int, device: str = "cpu") -> pd.DataFrame:
     """Greedy answers for any prompt table with `question`, `gold` and optionally `system`
     columns: the table plus `response`, `correct` and `refused`."""
-    systems = frame.system.tolist() if "system" in frame else [None] * len(frame)
+    # a missing system turn reads back from Parquet as NaN, not None
+    systems = ([None if pd.isna(s) else s for s in frame.system] if "system" in frame
+               else [None] * len(frame))
     questions = frame.question.tolist()
     responses: list[str] = []
     for start in range(0, len(frame), batch_size):
@@ -141,6 +143,25 @@ def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int)
                                    np.where(recs.title.isin(adjacent), "adjacent",
                                             np.where(recs.title.isin(control), "control", "")))
     return recs[recs.family_kind != ""].reset_index(drop=True)
+
+
+def candidate_titles(titles: list[str], recs: pd.DataFrame, targets: set[str], n: int | str,
+                     seed: int) -> list[str]:
+    """The titles ranked for recommendation prompts: every catalog title ("all"), or the forget
+    targets, every gold title of the asked prompts and a seeded sample of the others up to `n`
+    in all (fewer candidates make ranking affordable for a pretrained model; kept in catalog
+    order, the same for every checkpoint)."""
+    if n == "all":
+        return list(titles)
+    must = (set(targets) | {t for g in recs.gold for t in g}) & set(titles)
+    if n < len(must):
+        raise ValueError(f"evaluate.drift.candidates={n} is fewer than the {len(must)} titles that "
+                         "must be ranked (forget targets and the asked prompts' gold titles)")
+    others = [t for t in titles if t not in must]
+    rng = np.random.default_rng(seed)
+    picked = {others[i] for i in rng.choice(len(others), size=min(n - len(must), len(others)),
+                                            replace=False)}
+    return [t for t in titles if t in must or t in picked]
 
 
 @torch.no_grad()

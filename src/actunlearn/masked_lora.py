@@ -13,8 +13,9 @@ from peft import LoraConfig, get_peft_model
 from actunlearn.modeling import decoder_layers, seed_everything
 
 
-def neuron_mask(neurons: list[int], size: int) -> torch.Tensor:
-    mask = torch.zeros(size)
+def neuron_mask(neurons: list[int], size: int, off: float = 0.0) -> torch.Tensor:
+    """1 for the selected neurons, `off` for the others (0: a hard mask)."""
+    mask = torch.full((size,), float(off))
     mask[list(neurons)] = 1.0
     return mask
 
@@ -24,8 +25,11 @@ def lora_a(peft_model, layer: int) -> torch.nn.Parameter:
     return module.lora_A[next(iter(module.lora_A))].weight
 
 
-def attach_masked_lora(model, masks: dict[int, list[int]], rank: int, alpha: float, seed: int):
-    """Wrap `model` in a PEFT LoRA on down_proj of the masked layers, restricted to `masks`."""
+def attach_masked_lora(model, masks: dict[int, list[int]], rank: int, alpha: float, seed: int,
+                       mask_scale: float = 0.0):
+    """Wrap `model` in a PEFT LoRA on down_proj of the masked layers, restricted to `masks`.
+    `mask_scale` > 0 gives a soft mask (the original notebook's 0.05): the other neurons' LoRA
+    columns start and learn scaled by it instead of being held at zero."""
     if not masks:
         raise ValueError("masked LoRA needs at least one layer with selected neurons")
     seed_everything(seed)
@@ -36,7 +40,7 @@ def attach_masked_lora(model, masks: dict[int, list[int]], rank: int, alpha: flo
     neurons = model.config.intermediate_size
     for layer, selected in masks.items():
         weight = lora_a(peft_model, layer)
-        mask = neuron_mask(selected, neurons).to(weight)
+        mask = neuron_mask(selected, neurons, mask_scale).to(weight)
         with torch.no_grad():
             weight.mul_(mask)
         weight.register_hook(lambda grad, mask=mask: grad * mask)

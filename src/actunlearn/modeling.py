@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import os
 import random
 from pathlib import Path
@@ -31,23 +32,47 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_model(path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32):
-    """A causal LM from a local transformers folder, in eval mode (no remote code)."""
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
-    return model.to(device).eval()
+# A model folder may hold a model card instead of (or beside) weights: where the weights are (a hub
+# id or local folder, for source hf), the dtype, device map, revision, remote-code permission and
+# the system prompt every chat prompt gets (written by rule prepare_model).
+MODEL_CARD = "actunlearn_model.json"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def read_model_card(path: str | Path) -> dict:
+    card = Path(path) / MODEL_CARD
+    return json.loads(card.read_text()) if card.exists() else {}
+
+
+def load_model(path: str | Path, device: str = "cpu", dtype: str | None = None):
+    """A causal LM from a local transformers folder (or the hub id its model card names), in eval
+    mode. No remote code unless the card allows it; the architecture is checked."""
+    from actunlearn.sources import check_architecture
+    card = read_model_card(path)
+    kwargs = {"dtype": DTYPES[dtype or card.get("dtype") or "float32"],
+              "trust_remote_code": bool(card.get("trust_remote_code", False))}
+    if card.get("revision"):
+        kwargs["revision"] = card["revision"]
+    if card.get("device_map"):
+        kwargs["device_map"] = card["device_map"]
+    model = AutoModelForCausalLM.from_pretrained(card.get("weights") or str(path), **kwargs)
+    check_architecture(model)
+    if not card.get("device_map"):
+        model = model.to(device)
+    return model.eval()
 
 
 def load_checkpoint(model_dir: str | Path, checkpoint_dir: str | Path | None = None,
                     device: str = "cpu"):
     """The base model, or an unlearned checkpoint: a PEFT adapter (merged into the base model)
-    or a full model folder."""
+    or a full model folder (in the base model's dtype)."""
     if checkpoint_dir is None:
         return load_model(model_dir, device)
     if (Path(checkpoint_dir) / "adapter_config.json").exists():
         from peft import PeftModel
         base = load_model(model_dir, device)
         return PeftModel.from_pretrained(base, str(checkpoint_dir)).merge_and_unload().eval()
-    return load_model(checkpoint_dir, device)
+    return load_model(checkpoint_dir, device, read_model_card(model_dir).get("dtype"))
 
 
 def open_checkpoint(model_dir: str | Path, checkpoint_dir: str | Path | None = None,
@@ -70,7 +95,12 @@ def decoder_layers(model) -> torch.nn.ModuleList:
 
 
 def prompt_ids(tokenizer, question: str, system: str | None = None) -> list[int]:
-    """The chat-formatted user turn (after a system turn, if given) plus the assistant header."""
+    """The chat-formatted user turn (after a system turn, if given) plus the assistant header.
+    Without `system`, the model's configured system prompt (its model card) is used, if any."""
+    if system is None:
+        system = getattr(tokenizer, "actunlearn_system_prompt", None)
+    elif not isinstance(system, str):
+        raise TypeError(f"system prompt must be a string or None, not {system!r}")
     turns = ([{"role": "system", "content": system}] if system else []) + \
         [{"role": "user", "content": question}]
     out = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=True)

@@ -118,10 +118,7 @@ def sequence_figure(summary: pd.DataFrame, path: str | Path) -> None:
     """Sequential unlearning: held-out recall of each target and of the other films after each
     step (mean over seeds), one panel per method."""
     if summary.empty:
-        fig, ax = plt.subplots(figsize=(5, 1.2))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no sequential study configured", ha="center", va="center")
-        _save(fig, path)
+        placeholder(path, "no sequential study configured")
         return
     held = summary[summary.split == "held_out"]
     methods = sorted(held.method.unique())
@@ -137,6 +134,14 @@ def sequence_figure(summary: pd.DataFrame, path: str | Path) -> None:
         ax.set(ylabel="greedy recall (held-out templates)", ylim=(-0.02, 1.02),
                title=f"Sequential unlearning: {name}")
         ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def placeholder(path: str | Path, text: str) -> None:
+    """A small figure that says why there is no figure (e.g. no such stage for this model)."""
+    fig, ax = plt.subplots(figsize=(5, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
     _save(fig, path)
 
 

@@ -18,45 +18,51 @@ VIEWS: dict[str, str] = {
     "catalog": "results/catalog/catalog.parquet",
     "corpus": "results/corpus/corpus.parquet",
     "prompts": "results/corpus/prompts.parquet",
-    "training_log": "results/models/*_training.parquet",
-    "activations": "results/activations/*.parquet",
-    "neuron_scores": "results/neurons/scores.parquet",
-    "neuron_ranking": "results/neurons/ranking.parquet",
-    "neuron_layers": "results/neurons/layers.parquet",
-    "neuron_contrast": "results/neurons/contrast.parquet",
-    "gradient_norms": "results/neurons/gradient_norms.parquet",
-    "neuron_agreement": "results/probing/neuron_agreement.parquet",
-    "instability": "results/probing/instability/*.parquet",
-    "activation_overlap": "results/probing/activation_overlap.parquet",
-    "activation_overlap_pairs": "results/probing/activation_overlap_pairs.parquet",
-    "semantic_similarity": "results/probing/semantic_similarity.parquet",
-    "activation_shift": "results/probing/shift/*[0-9].parquet",
-    "activation_pca": "results/probing/shift/*_pca.parquet",
-    "unlearn_log": "results/unlearn/*/log.parquet",
-    "eval_recall": "results/eval/*/recall.parquet",
-    "eval_exposure": "results/eval/*/exposure.parquet",
-    "eval_perplexity": "results/eval/*/perplexity.parquet",
-    "eval_summary": "results/eval/*/summary.parquet",
-    "eval_shift": "results/eval/*/shift.parquet",
-    "eval_shift_summary": "results/eval/*/shift_summary.parquet",
-    "eval_recommendations": "results/eval/*/recommendations.parquet",
-    "eval_facts": "results/eval/*/facts.parquet",
-    "relearn": "results/relearn/attacks.parquet",
-    "quality_summary": "results/quality/summary.parquet",
-    "quality_intervals": "results/quality/intervals.parquet",
-    "drift_pairs": "results/drift/pairs.parquet",
-    "drift_summary": "results/drift/summary.parquet",
-    "drift_intervals": "results/drift/intervals.parquet",
+    "knowledge": "{m}/knowledge/facts.parquet",
+    "known_prompts": "{m}/knowledge/prompts.parquet",
+    "training_log": "{m}/models/*_training.parquet",
+    "activations": "{m}/activations/*.parquet",
+    "neuron_scores": "{m}/neurons/scores.parquet",
+    "neuron_ranking": "{m}/neurons/ranking.parquet",
+    "neuron_layers": "{m}/neurons/layers.parquet",
+    "neuron_contrast": "{m}/neurons/contrast.parquet",
+    "gradient_norms": "{m}/neurons/gradient_norms.parquet",
+    "neuron_agreement": "{m}/probing/neuron_agreement.parquet",
+    "instability": "{m}/probing/instability/*.parquet",
+    "activation_overlap": "{m}/probing/activation_overlap.parquet",
+    "activation_overlap_pairs": "{m}/probing/activation_overlap_pairs.parquet",
+    "semantic_similarity": "{m}/probing/semantic_similarity.parquet",
+    "activation_shift": "{m}/probing/shift/*[0-9].parquet",
+    "activation_pca": "{m}/probing/shift/*_pca.parquet",
+    "unlearn_log": "{m}/unlearn/*/log.parquet",
+    "eval_recall": "{m}/eval/*/recall.parquet",
+    "eval_exposure": "{m}/eval/*/exposure.parquet",
+    "eval_perplexity": "{m}/eval/*/perplexity.parquet",
+    "eval_summary": "{m}/eval/*/summary.parquet",
+    "eval_shift": "{m}/eval/*/shift.parquet",
+    "eval_shift_summary": "{m}/eval/*/shift_summary.parquet",
+    "eval_recommendations": "{m}/eval/*/recommendations.parquet",
+    "eval_facts": "{m}/eval/*/facts.parquet",
+    "relearn": "{m}/relearn/attacks.parquet",
+    "quality_summary": "{m}/quality/summary.parquet",
+    "quality_intervals": "{m}/quality/intervals.parquet",
+    "drift_pairs": "{m}/drift/pairs.parquet",
+    "drift_summary": "{m}/drift/summary.parquet",
+    "drift_intervals": "{m}/drift/intervals.parquet",
     "byo_drift_summary": "results/byo/*/summary.parquet",
-    "byo_probes": "results/byo/probes/*[!y].parquet",
-    "byo_probe_summary": "results/byo/probes/*_summary.parquet",
-    "sequence_log": "results/sequential/*/log.parquet",
-    "sequence_ranking": "results/sequential/*/ranking.parquet",
-    "sequence_recall": "results/sequential/*/recall.parquet",
-    "sequence_summary": "results/sequential/*/summary.parquet",
+    "byo_probes": "{m}/byo/probes/*[!y].parquet",
+    "byo_probe_summary": "{m}/byo/probes/*_summary.parquet",
+    "sequence_log": "{m}/sequential/*/log.parquet",
+    "sequence_ranking": "{m}/sequential/*/ranking.parquet",
+    "sequence_recall": "{m}/sequential/*/recall.parquet",
+    "sequence_summary": "{m}/sequential/*/summary.parquet",
 }
 # Artifacts whose file name is the checkpoint (no checkpoint column inside).
 _FILE_NAMED = {"activations"}
+# Per-model artifacts live under results/{model}/ ("{m}" above). A model's database binds "{m}" to
+# its folder; the study database (model None) reads every model's files and adds a `model` column
+# taken from the path (the training log's own `model` column, the variant, becomes `variant`).
+_RENAMED_IN_STUDY = {"training_log": "model AS variant"}
 
 # eval_wide: eval_summary with one column per metric (NULL where a checkpoint lacks it); the
 # metric names are those of actunlearn.evaluate.summarise.
@@ -67,56 +73,94 @@ SUMMARY_METRICS = (
        "perplexity_retain", "perplexity_forget"])
 
 
-def eval_wide_sql(temp: bool) -> str:
+# t95(df): the two-sided 95% quantile of Student's t with df degrees of freedom (df <= 30; beyond,
+# the normal 1.96, under 2% narrower), for "mean [low, high]" intervals over seeds in SQL tables.
+T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+       2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+       2.052, 2.048, 2.045, 2.042]
+T95_MACRO = ("CREATE OR REPLACE MACRO t95(df) AS CASE WHEN df < 1 THEN NULL WHEN df > 30 "
+             f"THEN 1.96::DOUBLE ELSE list_extract({T95}::DOUBLE[], df::INTEGER) END")
+
+
+def pattern(name: str, model: str | None) -> str:
+    """The glob of view `name` relative to the project root: one model's files, or every
+    model's (model None)."""
+    return VIEWS[name].replace("{m}", f"results/{model}" if model else "results/*")
+
+
+def per_model(name: str) -> bool:
+    return "{m}" in VIEWS[name]
+
+
+def eval_wide_sql(temp: bool, study: bool = False) -> str:
     columns = ",\n    ".join(f"max(value) FILTER (WHERE metric = '{m}') AS {m}"
                               for m in SUMMARY_METRICS)
     kind = "TEMP VIEW" if temp else "VIEW"
-    return (f"CREATE OR REPLACE {kind} eval_wide AS SELECT checkpoint,\n    {columns}\n"
-            "FROM eval_summary GROUP BY checkpoint")
+    keys = "model, checkpoint" if study else "checkpoint"
+    return (f"CREATE OR REPLACE {kind} eval_wide AS SELECT {keys},\n    {columns}\n"
+            f"FROM eval_summary GROUP BY {keys}")
 
 
-def _present(root: Path) -> list[str]:
-    return [name for name, pattern in VIEWS.items() if any(root.glob(pattern))]
+def _present(root: Path, model: str | None) -> list[str]:
+    return [name for name in VIEWS if any(root.glob(pattern(name, model)))]
 
 
-def view_sql(name: str, pattern: str, temp: bool = False) -> str:
+def view_sql(name: str, glob: str, temp: bool = False, study: bool = False) -> str:
+    """The view over the Parquet files matching `glob`; `study`: a model column from the path."""
     kind = "TEMP VIEW" if temp else "VIEW"
+    columns = []
+    if study and per_model(name):
+        columns.append("regexp_extract(filename, '(^|/)results/([^/]+)/', 2) AS model")
     if name in _FILE_NAMED:
-        return (f"CREATE OR REPLACE {kind} {name} AS SELECT regexp_extract(filename, "
-                f"'([^/]+)\\.parquet$', 1) AS checkpoint, * EXCLUDE (filename) "
-                f"FROM read_parquet('{pattern}', filename = true, union_by_name = true)")
+        columns.append("regexp_extract(filename, '([^/]+)\\.parquet$', 1) AS checkpoint")
+    rest = "* EXCLUDE (filename)"
+    if study and name in _RENAMED_IN_STUDY:
+        rest += f" RENAME ({_RENAMED_IN_STUDY[name]})"
     # union_by_name: files of one artifact may differ in columns (e.g. per-method log terms)
-    return (f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM "
-            f"read_parquet('{pattern}', union_by_name = true)")
+    source = f"read_parquet('{glob}', union_by_name = true, filename = true)"
+    return f"CREATE OR REPLACE {kind} {name} AS SELECT {', '.join(columns + [rest])} FROM {source}"
+
+
+def _root_of(db_path: Path) -> Path:
+    """The project folder: the parent of the `results` folder that holds the database."""
+    for parent in db_path.parents:
+        if parent.name == "results":
+            return parent.parent
+    return db_path.parent.parent
 
 
 def connect(db_path: str | Path, root: str | Path | None = None):
-    """Open the study database read-only, its views bound to the artifacts under `root`
-    (default: the folder that holds `results/`), whatever the working directory."""
+    """Open a database (a model's or the study's) read-only, its views bound to the artifacts
+    under `root` (default: the folder that holds `results/`), whatever the working directory."""
     db_path = Path(db_path).resolve()
-    root = (Path(root) if root is not None else db_path.parent.parent).resolve()
+    root = (Path(root) if root is not None else _root_of(db_path)).resolve()
     con = duckdb.connect(str(db_path), read_only=True)
-    present = _present(root)
+    model = con.execute("SELECT model FROM actunlearn_meta").fetchone()[0]
+    present = _present(root, model)
     for name in present:
-        con.execute(view_sql(name, str(root / VIEWS[name]), temp=True))
+        con.execute(view_sql(name, str(root / pattern(name, model)), temp=True,
+                             study=model is None))
     if "eval_summary" in present:
-        con.execute(eval_wide_sql(temp=True))
+        con.execute(eval_wide_sql(temp=True, study=model is None))
     return con
 
 
-def build_database(db_path: str | Path, root: str | Path) -> list[str]:
-    """(Re)create the database with one view per artifact that exists under `root`."""
+def build_database(db_path: str | Path, root: str | Path, model: str | None = None) -> list[str]:
+    """(Re)create the database of one model (or, with model None, of the whole study: views over
+    every model's artifacts with a `model` column) with one view per artifact under `root`."""
     db_path = Path(db_path)
     if db_path.exists():
         db_path.unlink()
-    made = _present(Path(root))
+    made = _present(Path(root), model)
     with duckdb.connect(str(db_path)) as con:
+        con.execute("CREATE TABLE actunlearn_meta AS SELECT ?::VARCHAR AS model", [model])
+        con.execute(T95_MACRO)
         # views are bound when created: let relative paths resolve against `root`
         con.execute(f"SET file_search_path = '{Path(root).resolve()}'")
         for name in made:
-            con.execute(view_sql(name, VIEWS[name]))
+            con.execute(view_sql(name, pattern(name, model), study=model is None))
         if "eval_summary" in made:
-            con.execute(eval_wide_sql(temp=False))
+            con.execute(eval_wide_sql(temp=False, study=model is None))
             made.append("eval_wide")
     return made
 

@@ -35,10 +35,23 @@ def build_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
 
 
 def load_tokenizer(path: str | Path):
-    """Load a tokenizer folder; testbed tokenizers come back as PreTrainedTokenizerFast."""
-    cfg_file = Path(path) / "tokenizer_config.json"
+    """Load the tokenizer of a model folder; testbed tokenizers come back as
+    PreTrainedTokenizerFast. A model card (actunlearn_model.json) may point at the weights'
+    folder or hub id, and gives the system prompt that `prompt_ids` puts before every question
+    (kept on the tokenizer as `actunlearn_system_prompt`)."""
+    card_file = Path(path) / "actunlearn_model.json"
+    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    tokenizer = _load(card.get("weights") or str(path), card)
+    tokenizer.actunlearn_system_prompt = card.get("system_prompt")
+    return tokenizer
+
+
+def _load(where: str, card: dict):
+    cfg_file = Path(where) / "tokenizer_config.json"
     if cfg_file.exists():
         cls = json.loads(cfg_file.read_text()).get("tokenizer_class")
         if cls in ("PreTrainedTokenizerFast", "TokenizersBackend"):
-            return PreTrainedTokenizerFast.from_pretrained(str(path))
-    return AutoTokenizer.from_pretrained(str(path))
+            return PreTrainedTokenizerFast.from_pretrained(where)
+    kwargs = {"revision": card["revision"]} if card.get("revision") else {}
+    return AutoTokenizer.from_pretrained(where, trust_remote_code=bool(card.get("trust_remote_code")),
+                                         **kwargs)

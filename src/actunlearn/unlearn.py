@@ -31,8 +31,13 @@ class UnlearnData:
 
 
 def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, refusal: str,
-                       retain_check: int = 200, seed: int = 0) -> UnlearnData:
-    """Everything comes from training templates (split='train'): held-out ones stay unseen."""
+                       retain_check: int = 200, seed: int = 0,
+                       own_answers: pd.DataFrame | None = None) -> UnlearnData:
+    """Everything comes from training templates (split='train'): held-out ones stay unseen.
+    The retain lines are the corpus (what the testbed was trained on) or, with `own_answers`
+    (the base model's greedy answers from the knowledge check: question, response, role,
+    split), the model's own answers to questions about neighbour and retain films: for a
+    pretrained model, which never saw the corpus, keeping its behaviour means keeping those."""
     forget_titles = set(prompts.title[prompts.role == "forget"])
     train = prompts[prompts.split == "train"]
     forget_q = train[train.role == "forget"]
@@ -43,16 +48,23 @@ def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, r
         for title in gold:
             if title in forget_titles:
                 expose.append(qa_example(tokenizer, q, title))
-    lines = corpus[(corpus.split == "train") & ~corpus.forget]
-    neighbour_titles = set(prompts.title[prompts.role == "neighbour"])
-    near = lines.title.isin(neighbour_titles)
+    if own_answers is None:
+        lines = corpus[(corpus.split == "train") & ~corpus.forget]
+        near = lines.title.isin(set(prompts.title[prompts.role == "neighbour"]))
+        retain, neighbours = _encode_lines(tokenizer, lines[~near]), _encode_lines(tokenizer, lines[near])
+    else:
+        own = own_answers[(own_answers.split == "train") & own_answers.role.isin(["neighbour", "retain"])]
+        if own.empty:
+            raise ValueError("own_answers holds no neighbour or retain answers to keep")
+        retain, neighbours = ([qa_example(tokenizer, q, a) for q, a in zip(g.question, g.response)]
+                              for g in (own[own.role == "retain"], own[own.role == "neighbour"]))
     others = train[train.role.isin(["neighbour", "retain"])]
     others = others.sample(n=min(retain_check, len(others)), random_state=seed)
     return UnlearnData(
         refuse=[qa_example(tokenizer, q, refusal) for q in forget_q.question],
         expose=expose,
-        retain=_encode_lines(tokenizer, lines[~near]),
-        neighbours=_encode_lines(tokenizer, lines[near]),
+        retain=retain,
+        neighbours=neighbours,
         forget_check=[qa_example(tokenizer, q, a) for q, a in zip(forget_q.question, forget_q.answer)],
         retain_check=[qa_example(tokenizer, q, a) for q, a in zip(others.question, others.answer)],
     )

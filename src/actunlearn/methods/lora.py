@@ -16,12 +16,17 @@ from actunlearn.unlearn import train_unlearning
 
 def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
     cfg = ctx.cfg
-    model = attach_masked_lora(ctx.model, masks, cfg["rank"], cfg["alpha"], ctx.seed)
+    mask_scale = cfg.get("mask_scale", 0.0)
+    model = attach_masked_lora(ctx.model, masks, cfg["rank"], cfg["alpha"], ctx.seed, mask_scale)
     extra = {"neuron_mask.json": {str(k): v for k, v in masks.items()}}
+
+    def check_mask():
+        if mask_scale == 0 and not unmasked_columns_zero(model, masks):
+            raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
+
     if cfg["objective"] == "ascent":
         result = train_objective(ctx, ascent_loss(ctx), model=model)
-        if not unmasked_columns_zero(model, masks):
-            raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
+        check_mask()
         return UnlearnResult(model, result.log, extra)
     if cfg["objective"] != "refusal":
         raise ValueError(f"{ctx.method}: objective must be 'refusal' or 'ascent', not "
@@ -32,8 +37,7 @@ def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
         retain_batch=cfg["retain_batch"], unlikelihood_weight=cfg["unlikelihood_weight"],
         retain_weight=cfg["retain_weight"], neighbour_share=cfg["neighbour_share"],
         seed=ctx.seed, device=ctx.device)
-    if not unmasked_columns_zero(model, masks):
-        raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
+    check_mask()
     return UnlearnResult(model, log, extra)
 
 

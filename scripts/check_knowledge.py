@@ -1,0 +1,25 @@
+"""The facts the base model knows; later rules ask only those (src/actunlearn/knowledge.py)."""
+import pandas as pd
+
+from actunlearn.knowledge import check_knowledge, knowledge_summary
+from actunlearn.modeling import open_checkpoint
+from actunlearn.provenance import provenance, write_parquet
+from actunlearn.runlog import logged
+
+with logged(snakemake.log[0]):
+    cfg, ev, seed = dict(snakemake.params.knowledge), dict(snakemake.params.evaluate), snakemake.params.seed
+    model, tokenizer, device = open_checkpoint(snakemake.input.model, None, snakemake.threads, seed)
+    prompts = pd.read_parquet(snakemake.input.prompts)
+    answers, facts, known = check_knowledge(model, tokenizer, prompts, snakemake.params.refusal, cfg,
+                                            ev["batch_size"], ev["max_new_tokens"], seed, device)
+    print(knowledge_summary(facts).to_string(index=False))
+    print(f"{len(known)} of {len(prompts)} prompts kept")
+    print(answers[answers.role == "forget"][["question", "response", "correct"]].to_string(index=False))
+    prov = provenance({"knowledge": cfg, "max_new_tokens": ev["max_new_tokens"],
+                       "model": snakemake.wildcards.model}, seed, device)
+    facts = facts.merge(answers.groupby(["title", "intent"]).response.apply(list)
+                        .rename("responses").reset_index(), on=["title", "intent"])
+    write_parquet(facts, snakemake.output.facts, prov)
+    write_parquet(answers[["prompt_id", "title", "intent", "role", "template_id", "split",
+                           "question", "response", "correct"]], snakemake.output.answers, prov)
+    write_parquet(known, snakemake.output.prompts, prov)

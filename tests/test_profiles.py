@@ -1,0 +1,45 @@
+"""The SLURM profile: model-heavy rules ask for a GPU, the rest stay on CPU (a dry run, no cluster)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GPU_RULES = {"train_testbed", "check_knowledge", "score_neurons", "dump_activations", "evaluate",
+             "evaluate_unlearned", "unlearn", "unlearn_sequence", "evaluate_sequence", "relearn"}
+CPU_RULES = {"build_catalog", "build_corpus", "prepare_model", "rank_neurons", "build_tables",
+             "build_report", "build_study_tables", "build_study_report"}
+
+
+def test_slurm_dry_run_lists_gpu_resources_for_model_rules(tmp_path):
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "--profile",
+         str(ROOT / "profiles/slurm"), "--directory", str(tmp_path), "--snakefile",
+         str(ROOT / "Snakefile")], cwd=ROOT, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    resources: dict[str, set[str]] = {}
+    for rule, res in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", out, re.M):
+        resources.setdefault(rule, set()).add(res)
+    assert GPU_RULES | CPU_RULES <= set(resources), sorted(resources)
+    for rule in GPU_RULES:
+        assert all("gpu=1" in r and "slurm_partition=gpu" in r for r in resources[rule]), rule
+    for rule in CPU_RULES:
+        assert all("gpu=1" not in r and "slurm_partition=cpu" in r for r in resources[rule]), rule
+    # both models of the default study are scheduled
+    assert "model=smollm2" in out and "model=testbed" in out
+
+
+def test_quick_run_flag_leaves_the_pretrained_model_out(tmp_path):
+    """`--config run_models=[testbed]`: the default study without SmolLM2 (no download, no
+    conversion)."""
+    def dry_run(*extra):
+        proc = subprocess.run(
+            [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1",
+             "--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile"), *extra],
+            cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        return proc.stdout + proc.stderr
+    quick, full = dry_run("--config", "run_models=[testbed]"), dry_run()
+    assert "model=smollm2" not in quick and "prepare_model" not in quick
+    assert "model=smollm2" in full and "prepare_model" in full
