@@ -22,28 +22,25 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ENV = "../envs/actunlearn.yaml"
 SQL_DIR = Path(workflow.basedir) / "sql"
 SQL_TABLES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
-# A regex alternation that matches nothing when a list is empty.
-NOTHING = "(?!x)x"
-
-
-def _alternation(names):
-    return "|".join(names) or NOTHING
-
-
-def source_of(model):
-    return config["models"][model]["source"]
-
-
-TESTBED_MODELS = [m for m in config["models"] if source_of(m) == "testbed"]
-PRETRAINED_MODELS = [m for m in config["models"] if source_of(m) != "testbed"]
+TESTBED_MODELS = [m for m, spec in config["models"].items() if spec["source"] == "testbed"]
+PRETRAINED_MODELS = [m for m, spec in config["models"].items() if spec["source"] != "testbed"]
 
 
 wildcard_constraints:
-    model=_alternation(config["models"]),
+    model="|".join(config["models"]),
     variant="base|retain_ref",
     method="[a-z][a-z_]*[a-z]",
     seed=r"\d+",
     checkpoint=r"[a-z][a-z_]*(seed\d+)?",
+
+
+def _alternation(names):
+    """A regex alternation of `names` that matches nothing when there are none."""
+    return "|".join(names) or "(?!x)x"
+
+
+def source_of(model):
+    return config["models"][model]["source"]
 
 
 def mc(*keys):
@@ -95,7 +92,7 @@ def method_params(wildcards):
     return MODEL_CONFIG[wildcards.model]["unlearn"]["methods"][wildcards.method]
 
 
-# The facts this model knows (rule check_knowledge): every model-reading rule asks these prompts.
+# The facts this model knows (from check_knowledge), the prompts every model-reading job asks.
 KNOWN_PROMPTS = "results/{model}/knowledge/prompts.parquet"
 
 

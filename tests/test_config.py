@@ -33,6 +33,7 @@ def test_default_config_is_valid():
     (lambda c: c["ranking"]["layers"].update(select="explicit", explicit=[7]),
      r"ranking.layers.explicit: layers \[7\] do not exist"),
     (lambda c: c.update(run_models=["testbed", "gpt5"]), r"run_models: 'gpt5' is not under models"),
+    (lambda c: c["unlearn"].update(seeds=[0]), r"relearn.seeds: \[1, 2\] are not in unlearn.seeds"),
     (lambda c: c["models"].update(corpus={"source": "testbed"}), r"models: \['corpus'\] are folder"),
     (lambda c: c["models"].update(qwen={"source": "hf"}), r"models.qwen: 'id' is a required"),
     (lambda c: c["models"].update(q={"source": "gguf", "gguf": {"package": "x"}}),

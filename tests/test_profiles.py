@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 GPU_RULES = {"train_testbed", "check_knowledge", "score_neurons", "dump_activations", "evaluate",
              "evaluate_unlearned", "unlearn", "unlearn_sequence", "evaluate_sequence", "relearn"}
@@ -43,3 +45,24 @@ def test_quick_run_flag_leaves_the_pretrained_model_out(tmp_path):
     quick, full = dry_run("--config", "run_models=[testbed]"), dry_run()
     assert "model=smollm2" not in quick and "prepare_model" not in quick
     assert "model=smollm2" in full and "prepare_model" in full
+
+
+def test_qwen_preset_is_valid_and_schedules_both_settings(tmp_path):
+    """config/qwen2.5-3b.yaml: the original notebook's settings next to the project's defaults,
+    two models on one hub id (a dry run: nothing is downloaded)."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1", "--configfile",
+         str(ROOT / "config/qwen2.5-3b.yaml"), "--directory", str(tmp_path), "--snakefile",
+         str(ROOT / "Snakefile")], cwd=ROOT, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "model=qwen_original" in out and "model=qwen" in out and "model=testbed" not in out
+    from actunlearn.config import model_config
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    preset = yaml.safe_load((ROOT / "config/qwen2.5-3b.yaml").read_text())
+    cfg["run_models"], cfg["models"] = preset["run_models"], cfg["models"] | preset["models"]
+    original = model_config(cfg, "qwen_original")
+    assert original["ranking"]["layers"]["explicit"] == [0, 16, 17]
+    assert {k: original["unlearn"]["methods"]["masked_lora"][k]
+            for k in ("rank", "top_k", "mask_scale", "steps", "learning_rate")} == \
+        {"rank": 1, "top_k": 3, "mask_scale": 0.05, "steps": 26, "learning_rate": 5e-5}

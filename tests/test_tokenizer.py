@@ -31,3 +31,23 @@ def test_chat_template_and_answer(tokenizer):
     assert tokens == ["<|im_start|>", "user", "who", "directed", "inception", "?", "<|im_end|>",
                       "<|im_start|>", "assistant"]
     assert answer_ids(tokenizer, "Christopher Nolan")[-1] == tokenizer.eos_token_id
+
+
+def test_model_card_system_prompt_goes_before_every_question(tokenizer, tiny_model, tmp_path):
+    """A model folder's card (actunlearn_model.json) gives the system prompt every chat prompt
+    gets; an explicit system turn (the system_prompt shift set) replaces it; no card, no turn."""
+    import json
+
+    from actunlearn.modeling import MODEL_CARD, load_model
+    tiny_model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    plain = load_tokenizer(tmp_path / "m")
+    assert plain.actunlearn_system_prompt is None
+    assert prompt_ids(plain, "Who directed Inception?") == prompt_ids(tokenizer, "Who directed Inception?")
+    (tmp_path / "m" / MODEL_CARD).write_text(json.dumps({"system_prompt": "I do not know",
+                                                         "dtype": "float32"}))
+    carded = load_tokenizer(tmp_path / "m")
+    q = "Who directed Inception?"
+    assert prompt_ids(carded, q) == prompt_ids(plain, q, "I do not know") != prompt_ids(plain, q)
+    assert prompt_ids(carded, q, "Inception") == prompt_ids(plain, q, "Inception")
+    assert load_model(tmp_path / "m").dtype.is_floating_point

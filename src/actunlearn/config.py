@@ -82,6 +82,10 @@ def _check_study(config: dict, testbed: bool) -> None:
     if missing:
         raise ConfigError(f"invalid configuration:\n  - unlearn.run: {missing} have no settings "
                           f"under unlearn.methods (configured: {sorted(methods)})")
+    extra = sorted(set(config["relearn"]["seeds"]) - set(config["unlearn"]["seeds"]))
+    if extra:
+        raise ConfigError(f"invalid configuration:\n  - relearn.seeds: {extra} are not in "
+                          f"unlearn.seeds {config['unlearn']['seeds']}: no such checkpoints to attack")
     seq = config["unlearn"]["sequential"]
     if seq["targets"] and seq["method"] not in methods:
         raise ConfigError(f"invalid configuration:\n  - unlearn.sequential.method: {seq['method']!r} "
