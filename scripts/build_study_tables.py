@@ -20,6 +20,11 @@ with logged(snakemake.log[0]):
             frame.insert(0, "model", model)
             parts.append(frame)
         table = pd.concat(parts, ignore_index=True)
+        # integer columns stay integers where another model's table lacks them (a note row)
+        for col in table.columns:
+            kinds = {str(f[col].dtype) for f in parts if col in f and len(f)}
+            if kinds and all(k.startswith("int") for k in kinds):
+                table[col] = table[col].astype("Int64")
         table.to_csv(csv, index=False)
         Path(md).write_text(to_markdown(table))
         print(f"{name}: {len(table)} rows")
