@@ -54,6 +54,9 @@ def test_resolve_layers(tiny_model):
     assert resolve_layers("all", ranking, 3) == [0, 1, 2]
     assert resolve_layers("ranked", ranking, 3) == [0, 2]
     assert resolve_layers([1], ranking, 3) == [1]
+    # a pretrained model's depth is known only when it is loaded: the method names the problem
+    with pytest.raises(ValueError, match=r"layers \[3, 40\] do not exist \(the model has 3 layers\)"):
+        resolve_layers([1, 3, 40], ranking, 3)
 
 
 def test_lora_family_masks(tokenizer):

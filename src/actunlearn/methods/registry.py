@@ -62,6 +62,10 @@ def resolve_layers(layers, ranking: pd.DataFrame, n_layers: int) -> list[int]:
         return list(range(n_layers))
     if layers == "ranked":
         return sorted(int(i) for i in set(ranking.layer[ranking.selected_layer]))
+    bad = [int(i) for i in layers if not 0 <= int(i) < n_layers]
+    if bad:
+        # a pretrained model's depth is known only once it is loaded: checked here, not at start-up
+        raise ValueError(f"layers {bad} do not exist (the model has {n_layers} layers)")
     return [int(i) for i in layers]
 
 
