@@ -6,20 +6,21 @@ from actunlearn import report
 from actunlearn.runlog import logged
 from actunlearn.tables import connect
 
+# figure data: view -> ORDER BY (empty: none)
 QUERIES = {
-    "training": "SELECT * FROM training_log ORDER BY model, epoch",
-    "unlearning": "SELECT * FROM unlearn_log ORDER BY checkpoint, step",
-    "instability": "SELECT * FROM instability",
-    "overlap": "SELECT * FROM activation_overlap ORDER BY representation, layer",
-    "pairs": "SELECT * FROM activation_overlap_pairs",
-    "semantic": "SELECT * FROM semantic_similarity ORDER BY representation, layer",
-    "gradients": "SELECT * FROM gradient_norms ORDER BY layer",
-    "agreement": "SELECT * FROM neuron_agreement ORDER BY side, layer",
-    "contrast": "SELECT * FROM neuron_contrast",
-    "shift": "SELECT * FROM activation_shift ORDER BY checkpoint, layer",
-    "pca": "SELECT * FROM activation_pca",
-    "drift": "SELECT * FROM drift_intervals",
-    "sequence": "SELECT * FROM sequence_summary",
+    "training": ("training_log", "model, epoch"),
+    "unlearning": ("unlearn_log", "checkpoint, step"),
+    "instability": ("instability", ""),
+    "overlap": ("activation_overlap", "representation, layer"),
+    "pairs": ("activation_overlap_pairs", ""),
+    "semantic": ("semantic_similarity", "representation, layer"),
+    "gradients": ("gradient_norms", "layer"),
+    "agreement": ("neuron_agreement", "side, layer"),
+    "contrast": ("neuron_contrast", ""),
+    "shift": ("activation_shift", "checkpoint, layer"),
+    "pca": ("activation_pca", ""),
+    "drift": ("drift_intervals", ""),
+    "sequence": ("sequence_summary", ""),
 }
 
 with logged(snakemake.log[0]):
@@ -27,8 +28,9 @@ with logged(snakemake.log[0]):
     with connect(snakemake.input.database, Path.cwd()) as con:
         views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
         # a stage this model does not run (e.g. testbed training for a pretrained model): empty
-        data = {name: con.execute(sql).df() if sql.split(" FROM ")[1].split()[0] in views
-                else pd.DataFrame() for name, sql in QUERIES.items()}
+        data = {name: con.execute(f"SELECT * FROM {view}" + (f" ORDER BY {order}" if order else ""))
+                .df() if view in views else pd.DataFrame()
+                for name, (view, order) in QUERIES.items()}
     out = snakemake.output
 
     def draw(figure, path, *frames, **kwargs):

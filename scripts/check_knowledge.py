@@ -17,8 +17,6 @@ with logged(snakemake.log[0]):
     print(answers[answers.role == "forget"][["question", "response", "correct"]].to_string(index=False))
     prov = provenance({"knowledge": cfg, "max_new_tokens": ev["max_new_tokens"],
                        "model": snakemake.wildcards.model}, seed, device)
-    facts = facts.merge(answers.groupby(["title", "intent"]).response.apply(list)
-                        .rename("responses").reset_index(), on=["title", "intent"])
     write_parquet(facts, snakemake.output.facts, prov)
     write_parquet(answers[["prompt_id", "title", "intent", "role", "template_id", "split",
                            "question", "response", "correct"]], snakemake.output.answers, prov)

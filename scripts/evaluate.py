@@ -34,8 +34,9 @@ with logged(snakemake.log[0]):
     all_prompts = pd.read_parquet(snakemake.input.all_prompts)
     recs = recommendation_prompts(all_prompts, drift_cfg["control_films"], seed)
     targets = set(prompts.title[prompts.role == "forget"])
-    titles = candidate_titles(titles, recs, targets, drift_cfg["candidates"], seed)
-    lists, exposure = rank_recommendations(model, tokenizer, recs, titles, targets,
+    # ranked: the candidates; titles are still found in the free-text answers among all of them
+    candidates = candidate_titles(titles, recs, targets, drift_cfg["candidates"], seed)
+    lists, exposure = rank_recommendations(model, tokenizer, recs, candidates, targets,
                                            drift_cfg["top_k"], cfg["batch_size"], device)
     said = answer_prompts(model, tokenizer, recs, snakemake.params.refusal, cfg["batch_size"],
                           cfg["max_new_tokens"], device)

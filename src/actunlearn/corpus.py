@@ -154,6 +154,19 @@ def build_prompts(catalog: pd.DataFrame, recs: dict[str, list[str]], train_templ
     return df
 
 
+def sample_films(prompts: pd.DataFrame, role: str, n: int | str, seed: int, key: str) -> set[str]:
+    """A seeded sample of `n` titles of `role` in the prompt table ("all": every one); `key`
+    names the setting in the error raised when there are fewer."""
+    titles = sorted(set(prompts.title[prompts.role == role]))
+    if n == "all":
+        return set(titles)
+    if n > len(titles):
+        raise ValueError(f"{key}={n}, but there are only {len(titles)} {role} films (that "
+                         "the model knows); lower it or use \"all\"")
+    rng = np.random.default_rng(seed)
+    return {titles[i] for i in rng.choice(len(titles), size=n, replace=False)}
+
+
 def evaluation_prompts(prompts: pd.DataFrame, retain_films: int | str, unknown_films: int | str,
                        seed: int, keys: tuple[str, str] = ("evaluate.retain_films",
                                                            "evaluate.unknown_films")
@@ -164,13 +177,5 @@ def evaluation_prompts(prompts: pd.DataFrame, retain_films: int | str, unknown_f
     the error raised when a sample is larger than what there is."""
     keep = set(prompts.title[prompts.role.isin(["forget", "neighbour"])])
     for role, n, key in (("retain", retain_films, keys[0]), ("unknown", unknown_films, keys[1])):
-        titles = sorted(set(prompts.title[prompts.role == role]))
-        if n == "all":
-            keep |= set(titles)
-            continue
-        if n > len(titles):
-            raise ValueError(f"{key}={n}, but there are only {len(titles)} {role} films (that "
-                             "the model knows); lower it or use \"all\"")
-        rng = np.random.default_rng(seed)
-        keep |= {titles[i] for i in rng.choice(len(titles), size=n, replace=False)}
+        keep |= sample_films(prompts, role, n, seed, key)
     return prompts[prompts.title.isin(keep)].reset_index(drop=True)

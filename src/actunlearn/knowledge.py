@@ -9,9 +9,9 @@ only known facts: forgetting a fact the model never knew measures nothing. The r
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from actunlearn.corpus import sample_films
 from actunlearn.evaluate import answer_prompts
 
 FACT = ["title", "intent"]
@@ -23,15 +23,7 @@ def checked_prompts(prompts: pd.DataFrame, retain_films: int | str, seed: int,
     `retain_films` retain films ("all": every one), for the given `intents` ("all": every one;
     facts of other intents are not asked, hence not known)."""
     keep = set(prompts.title[prompts.role.isin(["forget", "neighbour"])])
-    retain = sorted(set(prompts.title[prompts.role == "retain"]))
-    if retain_films == "all":
-        keep |= set(retain)
-    else:
-        if retain_films > len(retain):
-            raise ValueError(f"knowledge.retain_films={retain_films}, but the catalog has only "
-                             f"{len(retain)} retain films; lower it or use \"all\"")
-        rng = np.random.default_rng(seed)
-        keep |= {retain[i] for i in rng.choice(len(retain), size=retain_films, replace=False)}
+    keep |= sample_films(prompts, "retain", retain_films, seed, "knowledge.retain_films")
     asked = prompts[prompts.title.isin(keep) & (prompts.split == "train")]
     if intents != "all":
         missing = sorted(set(intents) - set(prompts.intent))
@@ -62,14 +54,8 @@ def known_prompts(prompts: pd.DataFrame, facts: pd.DataFrame, unknown_films: int
     known = facts.loc[facts.known, FACT]
     kept = prompts.merge(known, on=FACT, how="inner")
     unknown = prompts[prompts.role == "unknown"]
-    if unknown_films != "all":
-        titles = sorted(set(unknown.title))
-        if unknown_films > len(titles):
-            raise ValueError(f"knowledge.unknown_films={unknown_films}, but the catalog has only "
-                             f"{len(titles)} unknown films; lower it or use \"all\"")
-        rng = np.random.default_rng(seed)
-        chosen = {titles[i] for i in rng.choice(len(titles), size=unknown_films, replace=False)}
-        unknown = unknown[unknown.title.isin(chosen)]
+    unknown = unknown[unknown.title.isin(sample_films(prompts, "unknown", unknown_films, seed,
+                                                      "knowledge.unknown_films"))]
     out = pd.concat([kept, unknown]).sort_values("prompt_id")
     return out.reset_index(drop=True)
 

@@ -39,8 +39,8 @@ def load_tokenizer(path: str | Path):
     PreTrainedTokenizerFast. A model card (actunlearn_model.json) may point at the weights'
     folder or hub id, and gives the system prompt that `prompt_ids` puts before every question
     (kept on the tokenizer as `actunlearn_system_prompt`)."""
-    card_file = Path(path) / "actunlearn_model.json"
-    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    from actunlearn.modeling import read_model_card
+    card = read_model_card(path)
     tokenizer = _load(card.get("weights") or str(path), card)
     tokenizer.actunlearn_system_prompt = card.get("system_prompt")
     return tokenizer
