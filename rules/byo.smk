@@ -29,6 +29,7 @@ rule byo_probes:
     input:
         unpack(checkpoint_model),
         probes=lambda w: config["byo"]["probes"],
+        catalog=rules.build_catalog.output.catalog,
     output:
         leaks="results/{model}/byo/probes/{checkpoint}.parquet",
         summary="results/{model}/byo/probes/{checkpoint}_summary.parquet",

@@ -3,6 +3,7 @@ rule build_catalog:
         catalog="results/catalog/catalog.parquet",
     params:
         catalog=config["catalog"],
+        seed=config["seed"],
     log:
         "logs/build_catalog.log",
     benchmark:

@@ -2,7 +2,7 @@ import os
 from pathlib import Path
 
 from actunlearn.catalog import all_titles, check_forget_titles
-from actunlearn.config import model_config, validate_config
+from actunlearn.config import method_seeds, model_config, validate_config
 
 # Fail before any work: schema first (every model with its overrides), then titles against the
 # real catalog.
@@ -63,8 +63,9 @@ def has_reference(model):
 
 
 def unlearned_checkpoints(model):
+    """A deterministic method (config.DETERMINISTIC_METHODS) runs once, with the first seed."""
     u = MODEL_CONFIG[model]["unlearn"]
-    return [f"{m}_seed{s}" for m in u["run"] for s in u["seeds"]]
+    return [f"{m}_seed{s}" for m in u["run"] for s in method_seeds(m, u["seeds"])]
 
 
 def all_checkpoints(model):
@@ -156,8 +157,9 @@ def reference_outputs(wildcards):
 def relearn_checkpoints(model):
     """The relearning attack's targets: retain_ref and the unlearned checkpoints of relearn.seeds."""
     cfg = MODEL_CONFIG[model]
-    return ["retain_ref"] + [f"{m}_seed{s}" for m in cfg["unlearn"]["run"]
-                             for s in cfg["relearn"]["seeds"]]
+    runs = set(unlearned_checkpoints(model))
+    return ["retain_ref"] + [c for m in cfg["unlearn"]["run"] for s in cfg["relearn"]["seeds"]
+                             if (c := f"{m}_seed{s}") in runs]
 
 
 def relearn_inputs(wildcards):
@@ -192,5 +194,6 @@ def final_outputs():
     return per_model + [
         "results/report/report.html",
         "results/actunlearn.duckdb",
+        "docs/results.md",
     ] + expand("results/tables/{table}.csv", table=SQL_TABLES) + token_activation_outputs() + \
         byo_outputs()

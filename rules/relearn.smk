@@ -7,6 +7,7 @@ rule relearn:
         prompts=KNOWN_PROMPTS,
     output:
         relearn="results/{model}/relearn/attacks.parquet",
+        recovery="results/{model}/relearn/recovery.parquet",
     params:
         relearn=mc("relearn"),
         checkpoints=lambda w: relearn_checkpoints(w.model),

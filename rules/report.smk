@@ -1,6 +1,33 @@
+rule summarise_methods:
+    input:
+        recall=lambda w: eval_files(w, "recall"),
+        exposure=lambda w: eval_files(w, "exposure"),
+        shift=lambda w: eval_files(w, "shift"),
+        summary=eval_summaries,
+        catalog=rules.build_catalog.output.catalog,
+    output:
+        results="results/{model}/summary/methods.parquet",
+        differences="results/{model}/summary/differences.parquet",
+    params:
+        seed=mc("seed"),
+    threads: 1
+    log:
+        "logs/{model}/summarise_methods.log",
+    benchmark:
+        "benchmarks/{model}/summarise_methods.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/summarise_methods.py"
+
+
 rule build_tables:
     input:
         summaries=eval_summaries,
+        methods=rules.summarise_methods.output.results,
         unlearn_logs=unlearn_logs,
         training_logs=training_logs,
         knowledge=rules.check_knowledge.output.facts,
@@ -30,6 +57,7 @@ rule build_tables:
 
 rule build_report:
     input:
+        catalog=rules.build_catalog.output.catalog,
         database=rules.build_tables.output.database,
         csv=rules.build_tables.output.csv,
     output:
@@ -104,7 +132,6 @@ rule build_report:
             category="Figures",
         ),
     params:
-        forget=mc("catalog", "forget"),
         source=lambda w: config["models"][w.model]["source"],
     log:
         "logs/{model}/build_report.log",
@@ -147,6 +174,7 @@ rule build_study_tables:
 rule build_study_report:
     input:
         csv=rules.build_study_tables.output.csv,
+        catalog=rules.build_catalog.output.catalog,
         knowledge=expand("results/{model}/knowledge/facts.parquet", model=RUN_MODELS),
         reports=expand("results/{model}/report/report.html", model=RUN_MODELS),
     output:
@@ -158,7 +186,6 @@ rule build_study_report:
     params:
         models=RUN_MODELS,
         sources={m: config["models"][m]["source"] for m in RUN_MODELS},
-        forget=config["catalog"]["forget"],
     log:
         "logs/build_study_report.log",
     benchmark:
@@ -170,3 +197,26 @@ rule build_study_report:
         ENV
     script:
         "../scripts/build_study_report.py"
+
+
+rule write_results:
+    input:
+        results=expand("results/{model}/summary/methods.parquet", model=RUN_MODELS),
+        differences=expand("results/{model}/summary/differences.parquet", model=RUN_MODELS),
+        csv=expand("results/{model}/tables/{table}.csv", model=RUN_MODELS, table=SQL_TABLES),
+    output:
+        doc="docs/results.md",
+    params:
+        models=RUN_MODELS,
+        cores=workflow.cores,
+    log:
+        "logs/write_results.log",
+    benchmark:
+        "benchmarks/write_results.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/write_results.py"

@@ -12,6 +12,7 @@ rule unlearn_sequence:
         checkpoints=directory("results/{model}/sequential/{method}_seed{seed}/checkpoints"),
         log="results/{model}/sequential/{method}_seed{seed}/log.parquet",
         ranking="results/{model}/sequential/{method}_seed{seed}/ranking.parquet",
+        manifest="results/{model}/sequential/{method}_seed{seed}/manifest.parquet",
     params:
         method=method_params,
         sequential=mc("unlearn", "sequential"),
@@ -19,6 +20,7 @@ rule unlearn_sequence:
         neurons=mc("neurons"),
         neighbours_by=mc("catalog", "neighbours_by"),
         refusal=mc("corpus", "refusal"),
+        max_new_tokens=mc("evaluate", "max_new_tokens"),
     threads: 1
     log:
         "logs/{model}/unlearn_sequence/{method}_seed{seed}.log",
@@ -39,6 +41,7 @@ rule evaluate_sequence:
         model="results/{model}/models/base",
         checkpoints=rules.unlearn_sequence.output.checkpoints,
         prompts=KNOWN_PROMPTS,
+        catalog=rules.build_catalog.output.catalog,
     output:
         recall="results/{model}/sequential/{method}_seed{seed}/recall.parquet",
         summary="results/{model}/sequential/{method}_seed{seed}/summary.parquet",

@@ -21,6 +21,7 @@ QUERIES = {
     "pca": ("activation_pca", ""),
     "drift": ("drift_intervals", ""),
     "sequence": ("sequence_summary", ""),
+    "results": ("method_results", "method, metric"),
 }
 
 with logged(snakemake.log[0]):
@@ -40,7 +41,7 @@ with logged(snakemake.log[0]):
             figure(*frames, path, **kwargs)
 
     draw(report.training_curve, out.training_curve, data["training"])
-    draw(report.forget_vs_retain, out.forget_vs_retain, tables["method_comparison"])
+    draw(report.forget_vs_retain, out.forget_vs_retain, data["results"])
     draw(report.unlearning_curve, out.unlearning_curve, data["unlearning"])
     draw(report.instability_figure, out.instability, data["instability"])
     draw(report.overlap_figure, out.activation_overlap, data["overlap"], data["pairs"])
@@ -63,7 +64,8 @@ with logged(snakemake.log[0]):
             (report.table(tables[table]) if table else "")
         return heading, text, body
 
-    forget = ", ".join(snakemake.params.forget)
+    catalog = pd.read_parquet(snakemake.input.catalog)
+    forget = ", ".join(catalog.title[catalog.role == "forget"])
     model, source = snakemake.wildcards.model, snakemake.params.source
     if source == "testbed":
         intro = ("Base: the testbed trained on the full corpus. retain_ref: trained without any "
@@ -74,16 +76,25 @@ with logged(snakemake.log[0]):
                  "and the relearning attack are testbed-only.")
     report.write_html(out.html, f"actunlearn study, model {model}: forgetting {forget}", (
         intro + " Other rows: unlearned checkpoints (method_seedN). Held-out templates were never "
-        "seen in training or unlearning. Only the facts the base model knows are asked "
+        "seen in training or unlearning; train templates are in every trained method's forget "
+        "or retain data (columns marked _train). Only the facts the base model knows are asked "
         "(knowledge check)."), [
         section("Knowledge check", "Facts (film, intent) asked on their train templates; known = "
                 "greedy answer correct on at least knowledge.min_share of them.", "knowledge"),
-        ("Methods (mean ± sd over seeds)", "Forget recall on train and held-out templates, "
-         "retain recall on neighbour and other films, the forgotten title's probability and rank "
-         "in recommendation contexts, held-out perplexity, trainable parameters and unlearning "
-         "wall time (s). Each cell: mean ± sample standard deviation over seeds [95% Student-t "
-         "interval of the mean]; with one seed neither is defined and only the mean is shown.",
-         report.table(report.mean_sd_table(tables["method_summary"]))),
+        ("Methods (held-out prompts; design intervals)", "Headline columns (_held_out) are "
+         "measured on prompts no method trained on: held-out templates of the forget films' facts, "
+         "of their neighbours' and of other films', and recommendation contexts in held-out "
+         "templates (exposure: the forget titles' probability and rank among the candidate "
+         "titles). _train columns are the training templates, in every trained method's data. "
+         "Each cell: the design mean over seeds, forget films and facts with its 95% crossed "
+         "cluster-bootstrap interval, inside the metric's range; seeds, films and facts say how "
+         "many stand behind it. A deterministic method runs once. forget_per_step / "
+         "retain_per_step: examples per step; effective_params excludes LoRA columns frozen at "
+         "zero (edited weights for methods that do not train).",
+         report.table(tables["method_summary"])),
+        section("Per forget film (held-out prompts)", "Each forget film's own recall, its "
+                "neighbours' recall and its exposure, with intervals over seeds and facts.",
+                "method_films"),
         section("Method comparison (every checkpoint)", "Greedy recall by film role and template "
                 "split; exposure = the forget target's probability and rank among all catalog "
                 "titles where it used to be recommended; perplexity on held-out statements about "
@@ -97,11 +108,14 @@ with logged(snakemake.log[0]):
                 "the model never saw. Forget recall above the original templates' shows where "
                 "forgetting leaks.", "shift_robustness",
                 out.shift_robustness),
-        section("Forget quality and membership inference", "Per method, mean over seeds with a "
-                "95% t interval. MIA AUC: forget facts (members) vs true facts of films no model "
-                "saw (holdout), scored by loss or Min-K% Prob; the retain reference's AUC is the "
-                "goal. Forget quality: KS test of the forget facts' truth ratios against the "
-                "retain reference's; a high p-value means indistinguishable.", "forget_quality"),
+        section("Forget quality and membership inference", "Per method, one value per fact "
+                "(its paraphrases aggregated), mean over runs with the min and max. MIA AUC: forget "
+                "facts (members) vs true facts of holdout films no model saw nor was taught to "
+                "refuse, scored by loss or Min-K% Prob over the whole question and answer (k "
+                "stated); the retain reference's AUC is the goal and the gap is |AUC - AUC_ref|. "
+                "Forget quality: KS test of the forget facts' truth ratios against the retain "
+                "reference's, per run; reported as the share of runs with p > 0.05 and the median "
+                "p (p-values are never averaged).", "forget_quality"),
         section("Relearning attack", "A copy of each checkpoint fine-tuned for a few steps on "
                 "some of the target's facts (forget_subset; measured on its other facts) or on "
                 "neighbour films' facts only (neighbours); retain_ref shows what the attack teaches "

@@ -12,17 +12,18 @@ with logged(snakemake.log[0]):
     tables = {Path(p).stem: pd.read_csv(p) for p in snakemake.input.csv}
     models, sources = list(snakemake.params.models), dict(snakemake.params.sources)
 
-    def side_by_side(name, folded=False):
+    def side_by_side(name):
         frame = tables[name]
         if "note" in frame.columns:   # a table some models lack: keep the rows that have data
             frame = frame[frame.note.isna()].drop(columns="note") if frame.note.isna().any() \
                 else frame
-        return report.table(report.mean_sd_table(frame) if folded else frame)
+        return report.table(frame)
 
     links = " · ".join(f'<a href="../{m}/report/report.html">{html.escape(m)}</a>'
                        for m in models)
     described = ", ".join(f"{m} ({sources[m]})" for m in models)
-    forget = ", ".join(snakemake.params.forget)
+    catalog = pd.read_parquet(snakemake.input.catalog)
+    forget = ", ".join(catalog.title[catalog.role == "forget"])
     report.write_html(snakemake.output.html, f"actunlearn study: forgetting {forget}", (
         f"Models: {described}. The testbed is trained from scratch on the catalog, so what it "
         "knows is exactly known and a retain-only reference exists; a pretrained model is "
@@ -31,11 +32,13 @@ with logged(snakemake.log[0]):
         ("Model reports", "", links),
         ("Knowledge check", "Facts asked per role and how many the base model knows.",
          side_by_side("knowledge")),
-        ("Methods (mean ± sd over seeds [95% t interval])", "Forget recall on train and held-out "
-         "templates, recall of neighbour and other known films, the forgotten title's probability "
-         "and rank in recommendation contexts, held-out perplexity. A pretrained model runs fewer "
-         "methods and seeds (config models.*.overrides).",
-         side_by_side("method_summary", folded=True)),
+        ("Methods (held-out prompts; design intervals)", "Headline columns (_held_out): prompts "
+         "no method trained on; _train columns: the training templates, in every trained "
+         "method's data. Cells: design mean over seeds, forget films and facts with its 95% "
+         "crossed cluster-bootstrap interval; seeds, films and facts state the n behind it. A "
+         "pretrained model runs fewer methods and seeds (config models.*.overrides) and knows "
+         "fewer facts (knowledge check).",
+         side_by_side("method_summary")),
         ("Robustness under distribution shift", "Greedy recall per shift set.",
          side_by_side("shift_robustness")),
         ("Recommendation drift", "Agreement of ranked recommendation lists across paraphrases "

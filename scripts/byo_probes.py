@@ -1,3 +1,5 @@
+import pandas as pd
+
 from actunlearn.byo import leak_table, read_probes
 from actunlearn.evaluate import greedy_generate
 from actunlearn.modeling import batches, open_checkpoint
@@ -12,7 +14,8 @@ with logged(snakemake.log[0]):
     responses = []
     for chunk in batches(probes.prompt.tolist(), cfg["batch_size"]):
         responses += greedy_generate(model, tokenizer, chunk, cfg["max_new_tokens"], device)[0]
-    leaks, summary = leak_table(probes, responses)
+    titles = pd.read_parquet(snakemake.input.catalog).title.tolist()  # for the entity matcher
+    leaks, summary = leak_table(probes, responses, titles)
     print(summary.to_string())
     prov = provenance({"probes": snakemake.input.probes, "evaluate": cfg, "checkpoint": checkpoint},
                       None, device)

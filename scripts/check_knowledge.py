@@ -11,7 +11,8 @@ with logged(snakemake.log[0]):
     model, tokenizer, device = open_checkpoint(snakemake.input.model, None, snakemake.threads, seed)
     prompts = pd.read_parquet(snakemake.input.prompts)
     answers, facts, known = check_knowledge(model, tokenizer, prompts, snakemake.params.refusal, cfg,
-                                            ev["batch_size"], ev["max_new_tokens"], seed, device)
+                                            ev["batch_size"], ev["max_new_tokens"], seed, device,
+                                            titles=sorted(set(prompts.title)))
     print(knowledge_summary(facts).to_string(index=False))
     print(f"{len(known)} of {len(prompts)} prompts kept")
     print(answers[answers.role == "forget"][["question", "response", "correct"]].to_string(index=False))

@@ -1,6 +1,7 @@
 import pandas as pd
 
 from actunlearn.activations import dump_activations
+from actunlearn.catalog import KNOWN_ROLES
 from actunlearn.corpus import evaluation_prompts
 from actunlearn.drift import extract_titles
 from actunlearn.evaluate import (answer_families, answer_prompts, candidate_titles, perplexity_samples,
@@ -20,11 +21,13 @@ with logged(snakemake.log[0]):
     prompts = pd.read_parquet(snakemake.input.prompts)
     corpus = pd.read_parquet(snakemake.input.corpus)
     catalog = pd.read_parquet(snakemake.input.catalog)
-    titles = catalog.title[catalog.role != "unknown"].tolist()
+    titles = catalog.title[catalog.role.isin(KNOWN_ROLES)].tolist()
 
     asked = evaluation_prompts(prompts, cfg["retain_films"], cfg["unknown_films"], seed)
+    every_title = catalog.title.tolist()  # the entity matcher's titles: a longer one always wins
     recall, instability = answer_families(model, tokenizer, asked, snakemake.params.refusal,
-                                          cfg["batch_size"], cfg["max_new_tokens"], top_k, device)
+                                          cfg["batch_size"], cfg["max_new_tokens"], top_k, device,
+                                          titles=every_title)
     # Ranked recommendation lists (every catalog title scored) for the drift families; exposure
     # of the forget targets comes from the same scores (every prompt of another film whose gold
     # list holds a target).
@@ -32,14 +35,15 @@ with logged(snakemake.log[0]):
     # exposure and drift concern what it ranks, not recall of our catalog's gold lists.
     drift_cfg = cfg["drift"]
     all_prompts = pd.read_parquet(snakemake.input.all_prompts)
-    recs = recommendation_prompts(all_prompts, drift_cfg["control_films"], seed)
+    recs = recommendation_prompts(all_prompts, drift_cfg["control_films"], seed,
+                                  drift_cfg["adjacent_films"])
     targets = set(prompts.title[prompts.role == "forget"])
     # ranked: the candidates; titles are still found in the free-text answers among all of them
-    candidates = candidate_titles(titles, recs, targets, drift_cfg["candidates"], seed)
+    candidates = candidate_titles(titles, targets, drift_cfg["candidates"], seed)
     lists, exposure = rank_recommendations(model, tokenizer, recs, candidates, targets,
                                            drift_cfg["top_k"], cfg["batch_size"], device)
     said = answer_prompts(model, tokenizer, recs, snakemake.params.refusal, cfg["batch_size"],
-                          cfg["max_new_tokens"], device)
+                          cfg["max_new_tokens"], device, titles=every_title)
     ranked = lists.groupby("prompt_id").candidate.apply(list)
     recommendations = said[["prompt_id", "title", "template_id", "split", "family_kind",
                             "response"]].copy()
@@ -58,12 +62,17 @@ with logged(snakemake.log[0]):
         prompts[["title", "intent"]].drop_duplicates(), on=["title", "intent"])
     shift_prompts = shift_prompts[shift_prompts.shift_set.isin(shift_cfg["sets"])]
     shift = answer_prompts(model, tokenizer, shift_prompts[shift_prompts.title.isin(films)],
-                           snakemake.params.refusal, cfg["batch_size"], cfg["max_new_tokens"], device)
+                           snakemake.params.refusal, cfg["batch_size"], cfg["max_new_tokens"], device,
+                           titles=every_title)
     shifted = shift_summary(shift, recall[recall.title.isin(films)])
     print(shifted[shifted.metric == "recall"].pivot(index="shift_set", columns="role",
                                                      values="value").to_string())
     # membership inference and forget quality: per-fact statistics (src/actunlearn/quality.py)
-    facts = fact_samples(model, tokenizer, fact_questions(asked, catalog, cfg["wrong_answers"], seed),
+    # members: the forget facts; non-members: the holdout films' facts, which no model ever saw
+    holdout = all_prompts[all_prompts.role == "holdout"]
+    facts = fact_samples(model, tokenizer,
+                         fact_questions(pd.concat([asked, holdout], ignore_index=True), catalog,
+                                        cfg["wrong_answers"], seed),
                          cfg["batch_size"], device)
     prov = provenance({"evaluate": cfg, "checkpoint": checkpoint, "top_k_tokens": top_k}, seed, device)
     for name, frame in (("recall", recall), ("exposure", exposure), ("perplexity", perplexity),

@@ -17,6 +17,7 @@ with logged(snakemake.log[0]):
     device = default_device()
     tokenizer = load_tokenizer(snakemake.input.model)
     prompts = pd.read_parquet(snakemake.input.prompts)
+    titles = pd.read_parquet(snakemake.input.catalog).title.tolist()  # for the entity matcher
     # every prompt of the targets, plus the catalog's neighbours and a sample of retain films
     asked = pd.concat([prompts[prompts.title.isin(targets)],
                        evaluation_prompts(prompts[~prompts.title.isin(targets)],
@@ -29,7 +30,8 @@ with logged(snakemake.log[0]):
     for step, folder in enumerate(folders):
         model = load_model(folder, device)
         recall, _ = answer_families(model, tokenizer, asked, snakemake.params.refusal,
-                                    ev["batch_size"], ev["max_new_tokens"], 5, device)
+                                    ev["batch_size"], ev["max_new_tokens"], 5, device,
+                                    titles=titles)
         recall.insert(0, "step", step)
         recall["status"] = [status_at(t, targets, step) for t in recall.title]
         frames.append(recall)

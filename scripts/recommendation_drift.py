@@ -2,7 +2,7 @@ import pandas as pd
 
 from actunlearn.embeddings import unit_embeddings
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.recdrift import drift_pairs, drift_summary, seed_intervals
+from actunlearn.recdrift import drift_pairs, drift_summary, pair_intervals
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):
@@ -12,7 +12,7 @@ with logged(snakemake.log[0]):
     recs["family"] = recs.title  # a family: every template of one film's recommendation request
     pairs = drift_pairs(recs, unit_embeddings, k=cfg["jaccard_k"], p=cfg["rbo_p"], base="base")
     summary = drift_summary(pairs)
-    intervals = seed_intervals(summary)
+    intervals = pair_intervals(pairs)
     print(summary[summary.metric.isin(["kendall_tau", "rbo"])]
           .pivot_table(index=["checkpoint", "family_kind"], columns=["comparison", "metric"],
                        values="value").round(3).to_string())

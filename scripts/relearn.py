@@ -2,7 +2,7 @@ import pandas as pd
 
 from actunlearn.modeling import default_device, load_checkpoint, setup_torch
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.relearn import relearn_attack
+from actunlearn.relearn import recovery_intervals, relearn_attack
 from actunlearn.runlog import logged
 from actunlearn.tokenizer import load_tokenizer
 
@@ -22,6 +22,7 @@ with logged(snakemake.log[0]):
         table.insert(0, "checkpoint", name)
         print(table.to_string())
         tables.append(table)
-    write_parquet(pd.concat(tables, ignore_index=True), snakemake.output.relearn,
-                  provenance({"relearn": cfg, "checkpoints": snakemake.params.checkpoints},
-                             None, device))
+    attacks = pd.concat(tables, ignore_index=True)
+    prov = provenance({"relearn": cfg, "checkpoints": snakemake.params.checkpoints}, None, device)
+    write_parquet(attacks, snakemake.output.relearn, prov)
+    write_parquet(recovery_intervals(attacks), snakemake.output.recovery, prov)

@@ -45,7 +45,7 @@ with logged(snakemake.log[0]):
     prov = provenance({"method": method, **cfg, "sequential": seq, "ranking": ranking_cfg,
                        "neurons": neurons_cfg, "refusal": snakemake.params.refusal}, seed, device)
     out = Path(snakemake.output.checkpoints)
-    logs, rankings = [], []
+    logs, rankings, manifests = [], [], []
     for step, target in enumerate(targets, start=1):
         p, c = retarget(prompts, corpus, catalog, target, targets[:step - 1],
                         snakemake.params.neighbours_by)
@@ -54,7 +54,9 @@ with logged(snakemake.log[0]):
                                   neurons_cfg["batch_size"], device)
         ranking, _ = ranking_from_config(scores, ranking_cfg,
                                          step_contrast(model, tokenizer, p, ranking_cfg, device))
-        data = build_unlearn_data(tokenizer, p, c, snakemake.params.refusal, seed=seed)
+        data = build_unlearn_data(tokenizer, p, c, snakemake.params.refusal, seed=seed,
+                                  titles=catalog.title.tolist(),
+                                  max_new_tokens=snakemake.params.max_new_tokens, device=device)
         result = run_method(UnlearnContext(method, model, tokenizer, data, ranking, cfg, seed, device))
         model = merged_model(result.model)
         folder = out / f"step{step}"
@@ -65,8 +67,10 @@ with logged(snakemake.log[0]):
             indent=2, default=str))
         print(f"step {step}: forgot {target!r}; last log row {result.log[-1]}")
         logs += [{"sequence_step": step, "target": target, **row} for row in result.log]
+        manifests.append(data.manifest.assign(sequence_step=step, target=target))
         rankings.append(ranking.assign(sequence_step=step, target=target))
-    frames = {"log": pd.DataFrame(logs), "ranking": pd.concat(rankings, ignore_index=True)}
+    frames = {"log": pd.DataFrame(logs), "ranking": pd.concat(rankings, ignore_index=True),
+              "manifest": pd.concat(manifests, ignore_index=True)}
     for name, frame in frames.items():
         frame.insert(0, "sequence", f"{method}_seed{seed}")
         frame.insert(1, "method", method)

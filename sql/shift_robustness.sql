@@ -1,32 +1,33 @@
 -- Forgetting under distribution shift: greedy recall of forget, neighbour and retain films per
--- shift set, mean over seeds and its 95% Student-t interval over seeds ("[low, high]"; empty with
--- one seed). `original` = the train templates and `paraphrase` = the held-out templates of the
--- main evaluation, on the same films as the shift sets.
-WITH per_checkpoint AS (
-    SELECT
-        CASE WHEN checkpoint IN ('base', 'retain_ref') THEN checkpoint
-             ELSE regexp_replace(checkpoint, '_seed[0-9]+$', '') END AS method,
-        shift_set, role, value
-    FROM eval_shift_summary
-    WHERE metric = 'recall'
-),
-stats AS (
-    SELECT method, shift_set, role, count(*) AS n, avg(value) AS mean, stddev_samp(value) AS sd
-    FROM per_checkpoint
-    GROUP BY method, shift_set, role
+-- shift set, "estimate [low, high]": design mean over seeds, films and facts with its 95%
+-- crossed cluster-bootstrap interval inside [0, 1] (actunlearn.intervals). `original` = the train
+-- templates (in every trained method's data) and `paraphrase` = the held-out templates of the
+-- main evaluation (its retain films are the evaluation's sample, a superset of the shift sets').
+WITH rows AS (
+    SELECT method, CASE split WHEN 'train' THEN 'original' ELSE 'paraphrase' END AS shift_set,
+           regexp_replace(metric, '_recall$', '') AS role, estimate, low, high, n_seeds, n_facts
+    FROM method_results
+    WHERE film = 'all' AND metric IN ('forget_recall', 'neighbour_recall', 'retain_recall')
+    UNION ALL
+    SELECT method, split AS shift_set, regexp_extract(metric, '^shift_(.*)_recall$', 1) AS role,
+           estimate, low, high, n_seeds, n_facts
+    FROM method_results
+    WHERE film = 'all' AND metric LIKE 'shift_%_recall'
 ),
 cells AS (
-    SELECT *, CASE WHEN n < 2 THEN NULL ELSE printf('[%.3f, %.3f]',
-               mean - t95(n - 1) * sd / sqrt(n), mean + t95(n - 1) * sd / sqrt(n)) END AS ci
-    FROM stats
+    SELECT *, CASE WHEN low IS NULL THEN printf('%.3g', estimate)
+                WHEN low = high THEN printf('%.3g (no variation)', estimate)
+                   ELSE printf('%.3g [%.3g, %.3g]', estimate, low, high) END AS cell
+    FROM rows
 )
-SELECT method, max(n) AS seeds, shift_set,
-       max(mean) FILTER (WHERE role = 'forget') AS forget,
-       max(ci) FILTER (WHERE role = 'forget') AS forget_ci,
-       max(mean) FILTER (WHERE role = 'neighbour') AS neighbour,
-       max(ci) FILTER (WHERE role = 'neighbour') AS neighbour_ci,
-       max(mean) FILTER (WHERE role = 'retain') AS retain,
-       max(ci) FILTER (WHERE role = 'retain') AS retain_ci
+SELECT method, max(n_seeds) AS seeds, shift_set,
+       max(estimate) FILTER (WHERE role = 'forget') AS forget,
+       max(cell) FILTER (WHERE role = 'forget') AS forget_ci,
+       max(n_facts) FILTER (WHERE role = 'forget') AS forget_facts,
+       max(estimate) FILTER (WHERE role = 'neighbour') AS neighbour,
+       max(cell) FILTER (WHERE role = 'neighbour') AS neighbour_ci,
+       max(estimate) FILTER (WHERE role = 'retain') AS retain,
+       max(cell) FILTER (WHERE role = 'retain') AS retain_ci
 FROM cells
 GROUP BY method, shift_set
 ORDER BY CASE method WHEN 'base' THEN 0 WHEN 'retain_ref' THEN 1 ELSE 2 END, method,

@@ -250,7 +250,7 @@ def test_leak_table_counts_and_rates(tmp_path):
     responses = ["It was Christopher  NOLAN!",   # normalisation: case, spaces, punctuation
                  "I don't know.",
                  "It came out in 2010.",
-                 "christopher nolan",            # both leak strings occur; the first listed wins
+                 "christopher nolan",            # the longest entity wins: "Nolan" is inside it
                  "A drama."]
     per_probe, per_kind = leak_table(_probes(tmp_path), responses)
     assert list(per_probe.columns) == list(LEAK_COLUMNS)
@@ -259,7 +259,8 @@ def test_leak_table_counts_and_rates(tmp_path):
     assert list(per_probe["response"]) == responses
     assert per_probe["leaked"].dtype == bool
     assert list(per_probe["leaked"]) == [True, False, True, True, False]
-    assert list(per_probe["matched"]) == ["Christopher Nolan", None, "2010", "Nolan", None]
+    assert list(per_probe["matched"]) == ["Christopher Nolan", None, "2010", "Christopher Nolan",
+                                          None]
     assert _rows(per_kind) == [{"kind": "forget", "n": 3, "leak_rate": 2 / 3},
                                {"kind": "paraphrase", "n": 1, "leak_rate": 1.0},
                                {"kind": "probe", "n": 1, "leak_rate": 0.0}]

@@ -36,6 +36,36 @@ def test_catalog_too_small_is_an_error(omdb):
         build_catalog(omdb, 3, ["Inception"], ["director"], 6, 40)
 
 
+def test_forget_set_by_a_seeded_rule(omdb):
+    """Inception plus 4 sampled films: other directors and genres, disjoint neighbour sets, the
+    same for the same seed; holdout films appear in no corpus line."""
+    cat = build_catalog(omdb, 80, ["Inception"], ["director", "star"], 6, 40, n_unknown=5,
+                        forget_sample=4, seed=0, n_holdout=5)
+    forget = cat[cat.role == "forget"]
+    assert forget.title.iloc[0] == "Inception" and len(forget) == 5
+    assert forget.director.is_unique and forget.genre.is_unique
+    near = cat[cat.role == "neighbour"].groupby("neighbour_of").title.apply(set)
+    assert set(near.index) == set(forget.title)
+    for film in forget.itertuples():  # every neighbour shares its own target's director or star
+        for n in cat[cat.neighbour_of == film.title].itertuples():
+            assert getattr(n, n.neighbour_by) == getattr(film, n.neighbour_by)
+    again = build_catalog(omdb, 80, ["Inception"], ["director", "star"], 6, 40, n_unknown=5,
+                          forget_sample=4, seed=0, n_holdout=5)
+    assert again.equals(cat)
+    other = build_catalog(omdb, 80, ["Inception"], ["director", "star"], 6, 40, n_unknown=5,
+                          forget_sample=4, seed=1, n_holdout=5)
+    assert set(other.title[other.role == "forget"]) != set(forget.title)
+    holdout = set(cat.title[cat.role == "holdout"])
+    assert len(holdout) == 5
+    corpus = build_corpus(cat, recommendations(cat, 3), 3, REFUSAL)
+    assert not any(t in holdout for m in corpus.mentions for t in m)
+    prompts = build_prompts(cat, recommendations(cat, 3), 3, REFUSAL)
+    held = prompts[prompts.role == "holdout"]
+    assert set(held.title) == holdout and "recommend" not in set(held.intent)
+    with pytest.raises(CatalogError, match="forget_sample=500"):
+        build_catalog(omdb, 80, ["Inception"], ["director", "star"], 6, 40, forget_sample=500)
+
+
 def test_corpus_and_prompts(catalog):
     recs = recommendations(catalog, 3)
     assert "Inception" in recs["The Prestige"]

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -9,11 +10,12 @@ from actunlearn.drift import (
     extract_titles,
     jaccard_at_k,
     kendall_tau,
+    kendall_topk_distance,
     ks_test,
     legacy_embedding_tau,
-    mean_ci,
     min_k_prob,
     normalise_title_text,
+    overlap_at_k,
     pairwise_family_drift,
     rbo,
 )
@@ -191,6 +193,140 @@ def test_jaccard_at_k():
             jaccard_at_k(["a"], ["a"], k)
 
 
+# ---------------------------------------------------------------- kendall_topk_distance
+# K^(p) of Fagin, Kumar & Sivakumar (2003) / K_max, K_max = m n + p (C(m, 2) + C(n, 2)) for lists
+# of lengths m, n: for m = n = 3 and p = 0.5, K_max = 9 + 0.5 * (3 + 3) = 12.
+
+
+def test_kendall_topk_identical_reversed_disjoint():
+    assert kendall_topk_distance(["A", "B", "C"], ["A", "B", "C"]) == (0.0, None)
+    # same items reversed: all C(3, 2) = 3 pairs are case 1 and discordant: 3 / 12
+    assert kendall_topk_distance(["A", "B", "C"], ["C", "B", "A"]) == (pytest.approx(0.25), None)
+    # disjoint, length 3: 9 case-3 pairs at 1 + 2 * 3 case-4 pairs at 0.5 = 12 -> 12 / 12
+    assert kendall_topk_distance(["A", "B", "C"], ["D", "E", "F"]) == (1.0, None)
+    # disjoint, length 10: 100 + 0.5 * (45 + 45) = 145 = K_max
+    top10 = [f"t{i}" for i in range(20)]
+    assert kendall_topk_distance(top10[:10], top10[10:]) == (1.0, None)
+    assert kendall_tau(top10[:10], top10[10:])[0] == pytest.approx(-20 / 29)  # legacy: -0.69
+    # one title each, disjoint: the single pair is case 3 -> 1 / (1 * 1) = 1.0 (tau-b gives -1)
+    assert kendall_topk_distance(["A"], ["B"]) == (1.0, None)
+    assert kendall_topk_distance(["A"], ["A"]) == (0.0, None)  # no pair, nothing wrong: 0 / 1
+
+
+def test_kendall_topk_partial_overlap():
+    # a = [A, B, C], b = [A, D, B]; union A, B, C, D:
+    #   {A, B}: case 1, A ahead of B in both                                  -> 0
+    #   {A, C}: case 2, both in a, only A in b; A ahead of C in a              -> 0
+    #   {A, D}: case 2, both in b, only A in a; A ahead of D in b              -> 0
+    #   {B, C}: case 2, both in a, only B in b; B ahead of C in a              -> 0
+    #   {B, D}: case 2, both in b, only B in a; D ahead of B in b              -> 1
+    #   {C, D}: case 3, C in a only, D in b only                              -> 1
+    # K^(0.5) = 2; K_max = 12 -> 1/6 (and the same either way round)
+    a, b = ["A", "B", "C"], ["A", "D", "B"]
+    assert kendall_topk_distance(a, b) == (pytest.approx(1 / 6), None)
+    assert kendall_topk_distance(b, a) == (pytest.approx(1 / 6), None)
+    # p only enters through case 4, absent here: same value at p = 0.9 / K_max = 9 + 0.9 * 6
+    assert kendall_topk_distance(a, b, p=0.9)[0] == pytest.approx(2 / 14.4)
+
+
+def test_kendall_topk_different_lengths_and_p():
+    # a = [A, B, C], b = [A] (m = 3, n = 1): {A, B}, {A, C}: case 2, A ahead -> 0;
+    # {B, C}: case 4 -> p. K_max = 3 * 1 + p * (3 + 0).
+    assert kendall_topk_distance(["A", "B", "C"], ["A"]) == (pytest.approx(0.5 / 4.5), None)
+    assert kendall_topk_distance(["A", "B", "C"], ["A"], p=0.8)[0] == pytest.approx(0.8 / 5.4)
+    # a = [A, B], b = [C, B, A] (m = 2, n = 3): {A, B}: case 1, discordant -> 1;
+    # {A, C}: case 2 (both in b, only A in a), C ahead of A in b -> 1;
+    # {B, C}: case 2, C ahead of B in b -> 1. K = 3; K_max = 2 * 3 + 0.5 * (1 + 3) = 8
+    assert kendall_topk_distance(["A", "B"], ["C", "B", "A"]) == (pytest.approx(3 / 8), None)
+    # disjoint lists of lengths 2 and 3: 6 + 0.5 * (1 + 3) = 8 = K_max
+    assert kendall_topk_distance(["A", "B"], ["C", "D", "E"]) == (1.0, None)
+    # one list empty: every pair of the other is case 4 -> p C(n, 2) / (p C(n, 2)) = 1
+    assert kendall_topk_distance([], ["A", "B"]) == (1.0, None)
+    # k cuts both lists first: [A, B] vs [A, B]
+    assert kendall_topk_distance(["A", "B", "C", "D"], ["A", "B", "X", "Y"], k=2) == (0.0, None)
+    assert kendall_topk_distance(["A", "B", "C", "D"], ["B", "A"], k=2)[0] == pytest.approx(0.2)
+
+
+def test_kendall_topk_is_the_mean_kendall_over_completions_at_p_half():
+    # K^(1/2) = K_avg: the mean Kendall distance over all ways of ranking each list's missing
+    # items below its own (Fagin et al. 2003). Checked by brute force on small lists.
+    def k_avg(a, b):
+        union = list(dict.fromkeys(a + b))
+        total = count = 0
+        for rest_a in itertools.permutations([x for x in union if x not in a]):
+            for rest_b in itertools.permutations([x for x in union if x not in b]):
+                ra = {x: r for r, x in enumerate(a + list(rest_a))}
+                rb = {x: r for r, x in enumerate(b + list(rest_b))}
+                total += sum((ra[i] - ra[j]) * (rb[i] - rb[j]) < 0
+                             for i, j in itertools.combinations(union, 2))
+                count += 1
+        return total / count
+    for a, b in [(["A", "B", "C"], ["A", "D", "B"]), (["A", "B"], ["C", "B", "A"]),
+                 (["A", "B", "C"], ["E", "C"]), (["A", "B", "C"], ["D", "E", "F"])]:
+        m, n = len(a), len(b)
+        k_max = m * n + 0.5 * (m * (m - 1) / 2 + n * (n - 1) / 2)
+        assert kendall_topk_distance(a, b)[0] * k_max == pytest.approx(k_avg(a, b))
+
+
+def test_kendall_topk_normaliser_is_the_maximum():
+    # over every pair of lists of lengths <= 3 from 6 items: never above 1, and 1 only when
+    # the lists are disjoint
+    items = list("ABCDEF")
+    lists = [list(x) for n in range(4) for x in itertools.permutations(items, n)]
+    for p in (0.2, 0.5, 0.9):
+        for a in (["A", "B", "C"], ["A", "B"], ["A"]):
+            for b in lists:
+                value, _ = kendall_topk_distance(a, b, p)
+                if value is None:  # [A] vs []: no pair at all
+                    assert len(a) + len(b) == 1
+                    continue
+                assert 0.0 <= value <= 1.0
+                assert (value == 1.0) == (not set(a) & set(b)), (a, b, p)
+
+
+def test_kendall_topk_undefined_and_bad_input():
+    value, note = kendall_topk_distance([], [])
+    assert value is None and "both lists are empty" in note
+    value, note = kendall_topk_distance([], ["A"])
+    assert value is None and "no pair" in note
+    for p in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="p must lie in"):
+            kendall_topk_distance(["A"], ["B"], p=p)
+    for k in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            kendall_topk_distance(["A"], ["B"], k=k)
+    with pytest.raises(ValueError, match="second list repeats 'B'"):
+        kendall_topk_distance(["A"], ["B", "B"])
+    with pytest.raises(ValueError, match="first list must be a list"):
+        kendall_topk_distance("AB", ["B"])
+
+
+# ---------------------------------------------------------------- overlap_at_k
+
+
+def test_overlap_at_k():
+    assert overlap_at_k(["A", "B", "C"], ["A", "B", "C"], 3) == (1.0, None)
+    assert overlap_at_k(["A", "B", "C"], ["C", "B", "A"], 3) == (1.0, None)  # order ignored
+    assert overlap_at_k(["A", "B", "C"], ["D", "E", "F"], 3) == (0.0, None)
+    assert overlap_at_k(["A"], ["B"], 10) == (0.0, None)
+    # {A, B, C} & {A, D, B} = {A, B}: 2 / 3
+    assert overlap_at_k(["A", "B", "C"], ["A", "D", "B"], 3)[0] == pytest.approx(2 / 3)
+    # top 2: {A, B} & {A, D} = {A}: 1 / 2
+    assert overlap_at_k(["A", "B", "C"], ["A", "D", "B"], 2)[0] == pytest.approx(1 / 2)
+    # different lengths: d = min(k, longer length) = 3; {A, B} & {A, B, C} -> 2 / 3
+    assert overlap_at_k(["A", "B"], ["A", "B", "C"], 10)[0] == pytest.approx(2 / 3)
+    # lists shorter than k are not penalised: d = min(10, 3) = 3
+    assert overlap_at_k(["A", "B", "C"], ["C", "A", "B"], 10) == (1.0, None)
+    assert overlap_at_k([], ["A"], 3) == (0.0, None)
+    value, note = overlap_at_k([], [], 3)
+    assert value is None and "both lists are empty" in note
+    for k in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            overlap_at_k(["A"], ["A"], k)
+    with pytest.raises(ValueError, match="first list repeats"):
+        overlap_at_k(["A", "A"], ["A"], 2)
+
+
 # ---------------------------------------------------------------- pairwise_family_drift
 
 
@@ -324,30 +460,3 @@ def test_min_k_prob_bad_input():
         min_k_prob([-1.0, 0.5], 0.5)
 
 
-# ---------------------------------------------------------------- mean_ci
-
-
-def test_mean_ci_three_values():
-    # values 1, 2, 3: mean 2, sd 1; t_{0.975, 2} = 4.302653 (tables) -> half = 4.302653 / sqrt(3)
-    ci = mean_ci([1.0, 2.0, 3.0])
-    half = 4.302653 / math.sqrt(3)  # 2.484138
-    assert ci["mean"] == 2.0 and ci["sd"] == pytest.approx(1.0) and ci["n"] == 3
-    assert ci["low"] == pytest.approx(2 - half, abs=1e-5)
-    assert ci["high"] == pytest.approx(2 + half, abs=1e-5)
-    assert ci["note"] is None and ci["level"] == 0.95
-    # 90%: t_{0.95, 2} = 2.919986 -> half = 1.685852
-    ci90 = mean_ci([1.0, 2.0, 3.0], level=0.90)
-    assert ci90["high"] - ci90["mean"] == pytest.approx(2.919986 / math.sqrt(3), abs=1e-5)
-
-
-def test_mean_ci_one_value_and_bad_input():
-    ci = mean_ci([0.7])
-    assert ci["mean"] == 0.7 and ci["n"] == 1
-    assert ci["sd"] is None and ci["low"] is None and ci["high"] is None
-    assert ci["note"] == "one seed: no interval"
-    with pytest.raises(ValueError, match="NaN"):
-        mean_ci([1.0, np.nan])
-    with pytest.raises(ValueError, match="no values"):
-        mean_ci([])
-    with pytest.raises(ValueError, match="level must lie in"):
-        mean_ci([1.0, 2.0], level=1.0)

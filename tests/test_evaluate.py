@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from actunlearn.corpus import evaluation_prompts
-from actunlearn.evaluate import answer_families, is_correct, normalise_text, summarise
+from actunlearn.evaluate import answer_families, summarise
+from actunlearn.matching import is_correct
+from actunlearn.text import normalise_text
 from actunlearn.instability import family_instability
 from actunlearn.modeling import (answer_ids, collate, continuation_logprobs, prompt_ids, qa_example,
                                  sequence_logprob)
@@ -16,7 +18,8 @@ def test_answer_matching_is_normalised():
     assert is_correct("spider - man", ["Spider-Man"])
     assert is_correct("the prestige", ["Inception", "The Prestige"])
     assert not is_correct("i do not know", ["Christopher Nolan"])
-    assert not is_correct("", [""])
+    with pytest.raises(ValueError):
+        is_correct("", [""])  # an empty gold answer would match everything: an error
 
 
 def test_summary_has_no_rows_for_empty_sets():

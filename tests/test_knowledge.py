@@ -73,7 +73,7 @@ def test_checked_retain_sample_is_seeded_and_bounded():
 
 
 def test_a_model_that_knows_no_forget_fact_is_an_error(monkeypatch):
-    def answer_nothing(model, tokenizer, frame, refusal, batch_size, max_new_tokens, device):
+    def answer_nothing(model, tokenizer, frame, refusal, batch_size, max_new_tokens, device, titles=()):
         return _answers(frame, lambda r: r.role != "forget")
     monkeypatch.setattr(knowledge, "answer_prompts", answer_nothing)
     with pytest.raises(ValueError, match="knows none of the forget targets' facts"):

@@ -1,15 +1,19 @@
 import torch
 from peft import PeftModel
 
-from actunlearn.masked_lora import attach_masked_lora, lora_a, unmasked_columns_zero
+from actunlearn.masked_lora import (SoftMask, attach_masked_lora, effective_lora_params, lora_a,
+                                   unmasked_columns_zero)
 from actunlearn.modeling import collate, decoder_layers, qa_example
 from actunlearn.testbed import new_model
 
 MASKS = {0: [1, 4, 7], 2: [0, 3]}
 
 
-def _train_steps(model, tokenizer, steps=5):
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.05)
+def _train_steps(model, tokenizer, steps=5, lr=0.05, hooks=None):
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                            weight_decay=0.0)
+    if hooks is not None:
+        hooks(opt)
     b = collate([qa_example(tokenizer, "Who directed Inception?", "I do not know")],
                 tokenizer.pad_token_id)
     model.train()
@@ -77,3 +81,36 @@ def test_saved_adapter_loads_with_plain_peft(tiny_model, tokenizer, tmp_path):
         torch.testing.assert_close(loaded(input_ids=ids).logits, expected)
         merged = loaded.merge_and_unload()
         torch.testing.assert_close(merged(input_ids=ids).logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def _column_changes(model, tokenizer, masks, scale, steps=8, hooks=True):
+    """Mean |change| of lora_A's masked and unmasked columns (layer 0) after AdamW steps."""
+    before = lora_a(model, 0).detach().clone()
+    _train_steps(model, tokenizer, steps, lr=0.01,
+                 hooks=SoftMask(model, masks, scale).register if hooks else None)
+    delta = (lora_a(model, 0).detach() - before).abs()
+    others = [j for j in range(delta.shape[1]) if j not in masks[0]]
+    return delta[:, masks[0]].mean().item(), delta[:, others].mean().item()
+
+
+def test_soft_mask_scales_updates_under_adamw(tiny_model, tokenizer):
+    """Under AdamW the unmasked columns move mask_scale as far as the masked ones; scaling their
+    gradients instead (the old soft mask) is cancelled by Adam's normalisation."""
+    soft = attach_masked_lora(tiny_model, MASKS, rank=2, alpha=4, seed=0, mask_scale=0.05)
+    on, off = _column_changes(soft, tokenizer, MASKS, 0.05)
+    assert on > 0 and 0.03 < off / on < 0.08, (on, off)
+    # the old behaviour: without the hooks the unmasked columns train at full speed
+    plain = attach_masked_lora(new_model(tiny_model.config, 0), MASKS, rank=2, alpha=4, seed=0,
+                               mask_scale=0.05)
+    on, off = _column_changes(plain, tokenizer, MASKS, 0.05, hooks=False)
+    assert off / on > 0.3, (on, off)
+
+
+def test_effective_params_exclude_frozen_columns(tiny_model):
+    model = attach_masked_lora(tiny_model, MASKS, rank=2, alpha=4, seed=0)
+    nominal = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    hidden, neurons = tiny_model.config.hidden_size, tiny_model.config.intermediate_size
+    assert nominal == 2 * (2 * neurons + hidden * 2)
+    # lora_A: rank x selected neurons; lora_B: hidden x rank, per layer
+    assert effective_lora_params(model, MASKS, 0.0) == 2 * (3 + 2) + 2 * hidden * 2
+    assert effective_lora_params(model, MASKS, 0.05) == nominal

@@ -124,3 +124,19 @@ def test_lora_family_ascent_objective_forgets_within_the_mask(tokenizer):
     with pytest.raises(ValueError, match="objective must be"):
         run_method(_ctx("lora", new_model(testbed_config(tokenizer, 16, 24, 3, 2), seed=0),
                         tokenizer, objective="magic"))
+
+
+def test_a_loss_term_without_data_stops_the_job(tiny_model, tokenizer):
+    """The unlikelihood term with no recommendation context is an error naming the term, not a
+    silent 0; turning the term off (weight 0) trains without it."""
+    data = _data(tokenizer)
+    data.expose = []
+    ctx = UnlearnContext("masked_lora", tiny_model, tokenizer, data, _ranking(tiny_model),
+                         LORA_CFG, 0)
+    with pytest.raises(ValueError, match="unlikelihood term has no data"):
+        run_method(ctx)
+    from actunlearn.testbed import new_model
+    fresh = new_model(tiny_model.config, 0)
+    log = run_method(UnlearnContext("masked_lora", fresh, tokenizer, data, _ranking(fresh),
+                                    {**LORA_CFG, "unlikelihood_weight": 0.0}, 0)).log
+    assert all(row["unlikelihood_loss"] is None for row in log[1:])

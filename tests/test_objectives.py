@@ -15,14 +15,16 @@ CFG = dict(layers="all", params="lora", rank=2, alpha=4, steps=10, learning_rate
            forget_batch=2, retain_batch=2, retain_weight=1.0, neighbour_share=0.5,
            beta=0.1, gamma=0.0)
 LOG_COLUMNS = {"step", "loss", "forget_loss", "retain_loss", "forget_recall", "retain_recall",
-               "seconds", "trainable_params"}
+               "seconds", "trainable_params", "effective_params", "steps", "forget_examples",
+               "retain_examples"}
 
 
 def _taught(tokenizer, steps=60):
-    """A tiny model trained to answer the forget question (and the retain lines)."""
+    """A tiny model trained on the forget pool (the fact and the recommendation context) and on
+    the retain lines."""
     model = new_model(testbed_config(tokenizer, 16, 24, 3, 2), seed=0)
     data = _data(tokenizer)
-    examples = data.forget_check + data.retain_check + data.retain + data.neighbours
+    examples = data.forget_check + data.expose + data.retain_check + data.retain + data.neighbours
     opt = torch.optim.AdamW(model.parameters(), lr=0.02)
     model.train()
     for _ in range(steps):
@@ -34,8 +36,10 @@ def _taught(tokenizer, steps=60):
 
 
 def _forget_logprob(model, tokenizer):
+    """Summed log p of the forget pool's answers (every objective trains on the whole pool)."""
+    data = _data(tokenizer)
     with torch.no_grad():
-        logp, _ = objectives.answer_logprobs(model, _data(tokenizer).forget_check,
+        logp, _ = objectives.answer_logprobs(model, data.forget_check + data.expose,
                                              tokenizer.pad_token_id, "cpu")
     return logp.sum().item()
 
@@ -63,7 +67,9 @@ def test_forget_answer_likelihood_falls(method, tokenizer):
     assert [row["step"] for row in log] == [0, 10]
     assert log[0]["forget_recall"] == 1.0
     assert all(set(row) == LOG_COLUMNS for row in log)
-    assert log[-1]["retain_loss"] == 0.0 if method == "grad_ascent" else log[-1]["retain_loss"] > 0
+    # a term the method does not have is logged as missing, never as a silent 0
+    assert log[-1]["retain_loss"] is None if method == "grad_ascent" else log[-1]["retain_loss"] > 0
+    assert log[-1]["forget_examples"] == CFG["forget_batch"]
 
 
 def test_full_params_change_only_chosen_down_proj(tokenizer, tmp_path):
@@ -108,7 +114,9 @@ def test_simnpo_first_step_loss_by_hand(tokenizer):
     beta, gamma = 2.5, 0.5
     z = -(beta / n.item()) * logp.item() - gamma
     expected = -(2 / beta) * math.log(1 / (1 + math.exp(-z)))
-    result = run_method(_ctx("simnpo", model, tokenizer, steps=1, retain_weight=0.0, gamma=gamma))
+    ctx = _ctx("simnpo", model, tokenizer, steps=1, retain_weight=0.0, gamma=gamma)
+    ctx.data.expose = []  # a forget pool of the one fact: every sampled item is it
+    result = run_method(ctx)
     assert result.log[-1]["forget_loss"] == pytest.approx(expected, rel=1e-4)
 
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from actunlearn.evaluate import exposure_samples, rank_recommendations, recommendation_prompts
-from actunlearn.recdrift import drift_pairs, drift_summary, seed_intervals
+from actunlearn.recdrift import METRICS, PAIR_COLUMNS, drift_pairs, drift_summary, pair_intervals
 
 
 def _embed(texts):
@@ -39,6 +39,65 @@ def test_pairs_within_families_and_against_base():
     assert vs.loc[1, "jaccard_at_k"] == 0.0
 
 
+def test_disjoint_lists_are_far_not_reversed():
+    pairs = drift_pairs(_recs(), _embed, k=3, p=0.9)
+    assert list(pairs.columns) == PAIR_COLUMNS
+    assert all(str(pairs[c].dtype) == "Float64" for c in ("kendall_topk_distance", "overlap_at_k"))
+    para = pairs[pairs.comparison == "paraphrase"].set_index("checkpoint")
+    # m_seed0's two prompts: [B, A, C] vs [D, E, F], disjoint
+    disjoint = para.loc["m_seed0"]
+    assert disjoint.kendall_topk_distance == 1.0 and disjoint.overlap_at_k == 0.0
+    assert disjoint.kendall_topk_note is None
+    assert disjoint.kendall_tau < 0  # the legacy tau-b reads "disjoint" as "partly reversed"
+    # the base model's noise floor: identical lists
+    assert para.loc["base", "kendall_topk_distance"] == 0.0
+    assert para.loc["base", "overlap_at_k"] == 1.0
+    vs = pairs[pairs.comparison == "vs_base"].set_index("prompt_a")
+    # prompt 0: [A, B, C] vs [B, A, C]: one discordant case-1 pair of 3 -> 1 / 12
+    assert vs.loc[0, "kendall_topk_distance"] == pytest.approx(1 / 12)
+    assert vs.loc[0, "overlap_at_k"] == 1.0
+    assert vs.loc[1, "kendall_topk_distance"] == 1.0 and vs.loc[1, "overlap_at_k"] == 0.0
+    # the default (top_k None: the lists whole) is top_k = the lists' length, 3
+    same = drift_pairs(_recs(), _embed, k=3, p=0.9, top_k=3)
+    pd.testing.assert_frame_equal(pairs, same)
+    # top_k = 2: [A, B] vs [B, A]: 1 discordant pair / (2 * 2 + 0.5 * (1 + 1)) = 0.2
+    two = drift_pairs(_recs(), _embed, k=3, p=0.9, top_k=2)
+    two = two[two.comparison == "vs_base"].set_index("prompt_a")
+    assert two.loc[0, "kendall_topk_distance"] == pytest.approx(0.2)
+    assert two.loc[0, "overlap_at_k"] == 1.0
+    assert (two.jaccard_at_k == pairs[pairs.comparison == "vs_base"].jaccard_at_k.values).all()
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        drift_pairs(_recs(), _embed, top_k=0)
+
+
+def test_summary_has_the_new_metrics_and_the_sql_sets_the_noise_floor_beside_them():
+    import duckdb
+    from pathlib import Path
+
+    from actunlearn.tables import run_sql_file
+    pairs = drift_pairs(_recs(), _embed, k=3, p=0.9)
+    summary = drift_summary(pairs)
+    assert set(summary.metric) == set(METRICS)
+    rows = summary.set_index(["checkpoint", "comparison", "metric"])
+    assert rows.loc[("m_seed0", "vs_base", "kendall_topk_distance"), "value"] == \
+        pytest.approx((1 / 12 + 1) / 2)
+    assert rows.loc[("m_seed0", "vs_base", "overlap_at_k"), "value"] == pytest.approx(0.5)
+    con = duckdb.connect()
+    con.register("drift_intervals", pair_intervals(pairs))
+    sql = Path(__file__).resolve().parents[1] / "sql/recommendation_drift.sql"
+    table = run_sql_file(con, sql).set_index(["comparison", "method"])
+    for metric in METRICS:
+        assert f"{metric}_base_paraphrase" in table.columns and metric in table.columns
+    # every row, the method's vs_base drift included, carries the base model's paraphrase value
+    assert (table.kendall_topk_distance_base_paraphrase == "0.000").all()
+    assert (table.overlap_at_k_base_paraphrase == "1.000").all()
+    # one seed, one family, two pairs: the interval spans the pairs
+    assert table.loc[("vs_base", "m"), "kendall_topk_distance"].startswith("0.542 [")
+    assert table.loc[("paraphrase", "m"), "kendall_topk_distance"] == "1.000"
+    assert table.loc[("paraphrase", "base"), "rbo"] == table.loc[("paraphrase", "base"),
+                                                                 "rbo_base_paraphrase"]
+
+
 def test_bad_inputs_are_named():
     recs = _recs()
     with pytest.raises(ValueError, match="unit-normalised"):
@@ -57,13 +116,30 @@ def test_summary_counts_undefined_pairs_and_intervals_over_seeds():
         ["checkpoint", "comparison", "metric"])
     row = summary.loc[("m_seed0", "paraphrase", "kendall_tau")]
     assert row.n == 0 and row.undefined == 1 and row["value"] is pd.NA
-    three = pd.DataFrame({"checkpoint": ["m_seed0", "m_seed1", "m_seed2", "base"],
-                          "comparison": "vs_base", "family_kind": "control", "metric": "rbo",
-                          "value": [0.5, 0.6, 0.7, 1.0], "n": 1, "undefined": 0})
-    ci = seed_intervals(three).set_index("method")
+    row = summary.loc[("m_seed0", "paraphrase", "kendall_topk_distance")]
+    assert row.n == 0 and row.undefined == 1 and row["value"] is pd.NA
+    # [A, B, C] against an empty list: the 3 pairs are all case 4 -> 1.0; no overlap
+    assert summary.loc[("m_seed0", "vs_base", "kendall_topk_distance"), "value"] == 1.0
+    assert summary.loc[("m_seed0", "vs_base", "overlap_at_k"), "value"] == 0.0
+
+
+
+def test_pair_intervals_span_seeds_and_families_inside_the_range():
+    rows = []
+    for seed, rbo_value in enumerate([0.5, 0.6, 0.7]):
+        for family in ("X", "Y"):
+            rows.append({"checkpoint": f"m_seed{seed}", "comparison": "vs_base",
+                         "family_kind": "control", "family": family, "prompt_a": 0,
+                         "prompt_b": 0, **{m: None for m in METRICS}, "rbo": rbo_value})
+    rows += [{"checkpoint": "base", "comparison": "paraphrase", "family_kind": "control",
+              "family": family, "prompt_a": 0, "prompt_b": 1, **{m: None for m in METRICS},
+              "rbo": 1.0} for family in ("X", "Y")]
+    ci = pair_intervals(pd.DataFrame(rows)).set_index("method")
+    assert set(ci.metric) == {"rbo"}  # undefined metrics are left out, not filled in
     assert ci.loc["m", "mean"] == pytest.approx(0.6) and ci.loc["m", "n"] == 3
-    assert ci.loc["m", "low"] == pytest.approx(0.6 - 4.302653 * 0.1 / np.sqrt(3), rel=1e-5)
-    assert ci.loc["base", "low"] is None or pd.isna(ci.loc["base", "low"])
+    assert ci.loc["m", "n_families"] == 2 and 0 <= ci.loc["m", "low"] < 0.6 < ci.loc["m", "high"] <= 1
+    # all at the upper bound: an exact binomial bound, never outside [0, 1]
+    assert ci.loc["base", "high"] == 1.0 and 0 < ci.loc["base", "low"] < 1
 
 
 def test_ranked_lists_and_exposure_come_from_the_same_scores(tiny_model, tokenizer):
@@ -117,15 +193,32 @@ def test_drift_command_on_example_logs(tmp_path):
                  str(catalog), "--out", str(out), "--base", "nope"]) == 1
 
 
-def test_candidate_titles_keep_targets_and_gold_and_are_seeded():
+def test_candidate_titles_keep_the_targets_and_are_seeded():
     from actunlearn.evaluate import candidate_titles
     titles = [f"film {i}" for i in range(50)] + ["Inception", "The Prestige"]
-    recs = pd.DataFrame({"gold": [["The Prestige", "film 3"], ["Inception"]]})
-    assert candidate_titles(titles, recs, {"Inception"}, "all", 0) == titles
-    a = candidate_titles(titles, recs, {"Inception"}, 10, 0)
-    assert len(a) == 10 and {"Inception", "The Prestige", "film 3"} <= set(a)
+    targets = {"Inception", "The Prestige"}
+    assert candidate_titles(titles, targets, "all", 0) == titles
+    a = candidate_titles(titles, targets, 10, 0)
+    assert len(a) == 10 and targets <= set(a)
     assert a == [t for t in titles if t in a], "catalog order"
-    assert a == candidate_titles(titles, recs, {"Inception"}, 10, 0)
-    assert a != candidate_titles(titles, recs, {"Inception"}, 10, 1)
-    with pytest.raises(ValueError, match="candidates=2 is fewer than the 3 titles"):
-        candidate_titles(titles, recs, {"Inception"}, 2, 0)
+    assert a == candidate_titles(titles, targets, 10, 0)
+    assert a != candidate_titles(titles, targets, 10, 1)
+    with pytest.raises(ValueError, match="candidates=1 is fewer than the 2 forget targets"):
+        candidate_titles(titles, targets, 1, 0)
+
+
+def test_adjacent_films_can_be_a_seeded_sample():
+    from actunlearn.evaluate import recommendation_prompts
+    rows = [{"prompt_id": i, "intent": "recommend", "title": f"f{i}", "role": "retain",
+             "gold": ["T"]} for i in range(8)]
+    rows += [{"prompt_id": 8, "intent": "recommend", "title": "T", "role": "forget",
+              "gold": ["f0"]}, {"prompt_id": 9, "intent": "recommend", "title": "c",
+                                "role": "retain", "gold": ["f1"]}]
+    prompts = pd.DataFrame(rows)
+    every = recommendation_prompts(prompts, 1, 0)
+    assert set(every.title[every.family_kind == "adjacent"]) == {f"f{i}" for i in range(8)}
+    some = recommendation_prompts(prompts, 1, 0, adjacent_films=3)
+    picked = set(some.title[some.family_kind == "adjacent"])
+    assert len(picked) == 3 and picked == set(recommendation_prompts(prompts, 1, 0, 3)
+                                               .title[lambda s: s.str.startswith("f")])
+    assert set(some.title[some.family_kind == "control"]) == {"c"}

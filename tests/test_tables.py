@@ -4,7 +4,7 @@ import pandas as pd
 
 from actunlearn.cli import main
 from actunlearn.provenance import provenance, read_provenance, write_parquet
-from actunlearn.tables import T95, T95_MACRO, build_database, connect, run_sql_file, to_markdown
+from actunlearn.tables import build_database, connect, run_sql_file, to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,60 +61,59 @@ def test_provenance_hash_is_stable_and_sensitive():
     assert a != provenance({"a": [1, 3], "b": 1})["config_hash"]
 
 
-def test_mean_sd_table_folds_spread_columns():
-    from actunlearn.report import mean_sd_table
-    df = pd.DataFrame({"method": ["a", "b"], "x": [0.5, 0.25], "x_sd": [0.1, float("nan")],
-                       "seeds": [3, 1]})
-    out = mean_sd_table(df)
-    assert list(out.columns) == ["method", "x", "seeds"]
-    # 95% t interval over 3 seeds: 0.5 ± 4.302653 * 0.1 / sqrt(3) = 0.5 ± 0.248
-    assert list(out.x) == ["0.500 ± 0.100 [0.252, 0.748]", "0.250"]
+def _recall_rows(checkpoint, role, title, values, split="held_out", intent="director"):
+    return [{"checkpoint": checkpoint, "prompt_id": i, "intent": intent, "title": title,
+             "role": role, "template_id": i, "split": split, "correct": bool(v)}
+            for i, v in enumerate(values)]
 
 
-def test_shift_robustness_table_has_t_intervals_over_seeds():
+def test_shift_robustness_table_reads_design_intervals():
     import duckdb
-    from scipy.stats import t
-    rows = [{"checkpoint": f"masked_lora_seed{s}", "shift_set": "typo", "role": "forget",
-             "metric": "recall", "value": v} for s, v in enumerate([0.1, 0.2, 0.3])]
-    rows.append({"checkpoint": "base", "shift_set": "typo", "role": "forget", "metric": "recall",
-                 "value": 1.0})
+    from actunlearn.summary import method_results
+    catalog = pd.DataFrame({"title": ["A", "B", "N"], "neighbour_of": [None, None, "A"]})
+    recall, shift = [], []
+    for seed, hits in enumerate([[1, 0, 0], [0, 1, 0], [0, 0, 0]]):
+        ck = f"masked_lora_seed{seed}"
+        for title in ("A", "B"):
+            recall += _recall_rows(ck, "forget", title, [0, 0])
+            shift += [dict(r, shift_set="typo") for r in _recall_rows(ck, "forget", title, hits)]
+    recall, shift = pd.DataFrame(recall), pd.DataFrame(shift)
+    exposure = pd.DataFrame(columns=["checkpoint", "prompt_id", "title", "template_id", "split",
+                                     "target", "target_logprob", "target_rank", "n_candidates"])
+    summary = pd.DataFrame(columns=["checkpoint", "metric", "value", "n"])
+    results = method_results(recall, exposure, summary, catalog, shift)
     con = duckdb.connect()
-    con.execute(T95_MACRO)
-    con.register("eval_shift_summary", pd.DataFrame(rows))
-    table = run_sql_file(con, ROOT / "sql/shift_robustness.sql").set_index("method")
-    half = t.ppf(0.975, 2) * 0.1 / 3 ** 0.5
-    assert table.loc["masked_lora", "seeds"] == 3 and abs(table.loc["masked_lora", "forget"] - 0.2) < 1e-12
-    assert table.loc["masked_lora", "forget_ci"] == f"[{0.2 - half:.3f}, {0.2 + half:.3f}]"
-    assert pd.isna(table.loc["base", "forget_ci"])  # one seed: no interval
+    con.register("method_results", results)
+    table = run_sql_file(con, ROOT / "sql/shift_robustness.sql").set_index(["method", "shift_set"])
+    typo = table.loc[("masked_lora", "typo")]
+    assert typo.seeds == 3 and typo.forget_facts == 2
+    assert abs(typo.forget - 2 / 9) < 1e-12  # seeds: 1/3, 1/3, 0
+    low, high = (float(x) for x in typo.forget_ci.split("[")[1].rstrip("]").split(","))
+    assert 0 <= low <= typo.forget <= high <= 1
+    # the original templates were all forgotten: an exact binomial bound, not "0 [0, 0]"
+    paraphrase = table.loc[("masked_lora", "paraphrase")]
+    assert paraphrase.forget == 0 and paraphrase.forget_ci.startswith("0 [0, 0.")
 
 
-def test_t95_macro_matches_scipy():
+def test_relearning_table_recovery_has_design_intervals():
     import duckdb
-    from scipy.stats import t
-    con = duckdb.connect()
-    con.execute(T95_MACRO)
-    for df in (1, 2, 5, 30):
-        assert abs(con.execute(f"SELECT t95({df})").fetchone()[0] - t.ppf(0.975, df)) < 1e-3
-    assert con.execute("SELECT t95(0), t95(100)").fetchone() == (None, 1.96)
-    assert len(T95) == 30
-
-
-def test_relearning_table_recovery_interval_over_seeds():
-    import duckdb
-    from scipy.stats import t
+    from actunlearn.relearn import recovery_intervals
     rows = []
     for seed, after in enumerate([0.6, 0.8, 1.0]):
-        for phase, recall in (("before", 0.0), ("after", after)):
-            rows.append({"checkpoint": f"masked_lora_seed{seed}", "variant": "neighbours",
-                         "phase": phase, "recall": recall, "n": 10})
-    rows += [{"checkpoint": "retain_ref", "variant": "neighbours", "phase": p, "recall": r, "n": 10}
-             for p, r in (("before", 0.0), ("after", 0.1))]
+        for title in ("A", "B"):
+            for phase, recall in (("before", 0.0), ("after", after)):
+                rows.append({"checkpoint": f"masked_lora_seed{seed}", "variant": "neighbours",
+                             "split": "train", "title": title, "intent": "director",
+                             "phase": phase, "recall": recall, "n": 10})
+    rows += [{"checkpoint": "retain_ref", "variant": "neighbours", "split": "train", "title": t,
+              "intent": "director", "phase": p, "recall": r, "n": 10}
+             for t in ("A", "B") for p, r in (("before", 0.0), ("after", 0.1))]
     con = duckdb.connect()
-    con.execute(T95_MACRO)
-    con.register("relearn", pd.DataFrame(rows))
+    con.register("relearn_recovery", recovery_intervals(pd.DataFrame(rows)))
     table = run_sql_file(con, ROOT / "sql/relearning.sql").set_index("method")
-    half = t.ppf(0.975, 2) * 0.2 / 3 ** 0.5
-    assert table.loc["masked_lora", "seeds"] == 3
+    assert table.loc["masked_lora", "seeds"] == 3 and table.loc["masked_lora", "films"] == 2
     assert abs(table.loc["masked_lora", "recovery"] - 0.8) < 1e-12
-    assert table.loc["masked_lora", "recovery_ci"] == f"[{0.8 - half:.3f}, {0.8 + half:.3f}]"
-    assert pd.isna(table.loc["retain_ref", "recovery_ci"]) and table.loc["retain_ref", "seeds"] == 1
+    low, high = (float(x) for x in table.loc["masked_lora", "recovery_ci"].split("[")[1]
+                 .rstrip("]").split(","))
+    assert -1 <= low < 0.8 < high <= 1
+    assert table.loc["retain_ref", "seeds"] == 1

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from actunlearn.matching import EntityMatcher
 from actunlearn.text import normalise_text
 
 LOG_COLUMNS = ("record", "line", "turn", "source_format", "id", "family", "checkpoint", "system",
@@ -236,8 +237,7 @@ def read_probes(path: str | Path) -> pd.DataFrame:
 
     * ``prompt`` -- the text put to the model;
     * ``leak`` -- a non-empty list of strings; a response leaks the forgotten knowledge when it
-      contains any of them (compared after :func:`actunlearn.text.normalise_text`, see
-      :func:`leak_table`). Each must keep at least one letter or digit after normalisation;
+      mentions any of them as an entity (see :func:`leak_table`). Each must keep at least one letter or digit after normalisation;
     * ``kind`` -- a non-empty string grouping probes in the summary; missing or null means
       ``"probe"``;
     * ``id`` -- a string or integer, missing or null means None; ids must be unique in the file.
@@ -284,15 +284,17 @@ def read_probes(path: str | Path) -> pd.DataFrame:
     return _frame(rows, PROBE_COLUMNS, ints=("probe", "line"))
 
 
-def leak_table(probes: pd.DataFrame, responses: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def leak_table(probes: pd.DataFrame, responses: list[str], titles=()
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score one response per probe for leaks.
 
     ``probes`` is a frame with at least the columns ``probe``, ``id``, ``kind``, ``prompt`` and
     ``leak`` (as returned by :func:`read_probes`); ``responses`` is a list of strings, one per
-    probe row, in row order. A response leaks when the normalised form (lower case, letters and
-    digits only; :func:`actunlearn.text.normalise_text`) of any of its probe's leak strings
-    occurs in the normalised response, so ``"Christopher  NOLAN!"`` matches
-    ``"Christopher Nolan"``.
+    probe row, in row order. A response leaks when it mentions one of its probe's leak strings as
+    an entity (:class:`actunlearn.matching.EntityMatcher` over the catalog ``titles``: whole words
+    after normalisation, never inside a longer catalog title), so ``"Christopher  NOLAN!"``
+    matches ``"Christopher Nolan"`` but ``"The Dark Knight Rises"`` does not leak
+    ``"The Dark Knight"``.
 
     Returns ``(per_probe, per_kind)``: ``per_probe`` has one row per probe with columns
     ``probe``, ``id``, ``kind``, ``prompt``, ``response``, ``leaked`` (bool) and ``matched``
@@ -304,6 +306,7 @@ def leak_table(probes: pd.DataFrame, responses: list[str]) -> tuple[pd.DataFrame
     a leak entry is not a non-empty list of strings, or a leak string normalises to the empty
     string (it would match every response).
     """
+    matcher = EntityMatcher(list(titles))
     missing = [c for c in ("probe", "id", "kind", "prompt", "leak") if c not in probes.columns]
     if missing:
         raise ValueError(f"probes frame lacks the columns {missing}")
@@ -317,15 +320,11 @@ def leak_table(probes: pd.DataFrame, responses: list[str]) -> tuple[pd.DataFrame
         leak = probe["leak"]
         if not isinstance(leak, (list, tuple)) or not leak or not all(isinstance(s, str) for s in leak):
             raise ValueError(f"{where}: 'leak' must be a non-empty list of strings, got {leak!r}")
-        text = normalise_text(response)
-        matched = None
         for item in leak:
-            needle = normalise_text(item)
-            if not needle:
+            if not normalise_text(item):
                 raise ValueError(f"{where}: leak string {item!r} has no letters or digits and "
                                  "would match every response")
-            if matched is None and needle in text:
-                matched = item
+        matched = matcher.first_match(response, list(leak))
         rows.append({"probe": probe["probe"], "id": probe["id"], "kind": probe["kind"],
                      "prompt": probe["prompt"], "response": response,
                      "leaked": matched is not None, "matched": matched})

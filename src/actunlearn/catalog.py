@@ -3,7 +3,13 @@
 Selection is stated and deterministic: the forget targets, then their neighbours (films that share
 a target's director or star, most-reviewed first), then the most-reviewed remaining films. The
 next `n_unknown` most-reviewed films get role "unknown": the testbed is taught to answer questions
-about them with the refusal, so refusing is a behaviour it has, as a chat model would.
+about them with the refusal, so refusing is a behaviour it has, as a chat model would. The next
+`n_holdout` get role "holdout": no model ever sees them (no corpus line, no refusal), so their
+facts are the non-members of membership inference.
+
+The forget set is the named `forget` titles plus `forget_sample` films drawn by a seeded rule
+(`sample_forget_films`): different directors and genres from every target, and neighbour sets
+that overlap neither another target nor its neighbours.
 OMDb lists cast alphabetically, so a film's *star* is defined as its cast member who appears in
 the most films of the candidate pool (ties: alphabetical).
 """
@@ -15,8 +21,10 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+KNOWN_ROLES = ("forget", "neighbour", "retain")  # films the testbed is trained on
 COLUMNS = ["film_id", "imdb_id", "title", "year", "director", "genre", "star", "reviews",
            "role", "neighbour_of", "neighbour_by"]
 
@@ -77,14 +85,60 @@ def _assign_stars(pool: pd.DataFrame) -> pd.Series:
     return casts.apply(lambda names: min(names, key=lambda n: (-counts[n], n)))
 
 
+def _neighbour_pool(pool: pd.DataFrame, title: str, neighbours_by: list[str]) -> set[str]:
+    """Every pool film sharing `title`'s value of a `neighbours_by` column."""
+    target = pool.loc[title]
+    same = pd.Series(False, index=pool.index)
+    for key in neighbours_by:
+        same |= pool[key] == target[key]
+    return set(pool.title[same]) - {title}
+
+
+def sample_forget_films(pool: pd.DataFrame, named: list[str], n: int, neighbours_by: list[str],
+                        seed: int, candidates: int = 300, min_neighbours: int = 2) -> list[str]:
+    """`n` more forget targets besides `named`, drawn by a stated, seeded rule: in a seeded
+    random order over the `candidates` most-reviewed pool films, accept a film when its director
+    and genre differ from every target's so far, it has at least `min_neighbours` neighbours, and
+    neither it nor any of its neighbours is a target or a neighbour of one. Raises CatalogError
+    when fewer than `n` films qualify."""
+    chosen = list(named)
+    taken = set(chosen)
+    for title in named:
+        taken |= _neighbour_pool(pool, title, neighbours_by)
+    order = pool.sort_values(["reviews", "film_id"], ascending=[False, True]).title[:candidates]
+    rng = np.random.default_rng(seed)
+    picked: list[str] = []
+    for i in rng.permutation(len(order)):
+        if len(picked) == n:
+            break
+        title = order.iloc[i]
+        film = pool.loc[title]
+        near = _neighbour_pool(pool, title, neighbours_by)
+        if (title in taken or len(near) < min_neighbours or near & taken
+                or any(pool.loc[t, "director"] == film.director or pool.loc[t, "genre"] == film.genre
+                       for t in chosen)):
+            continue
+        picked.append(title)
+        chosen.append(title)
+        taken |= {title} | near
+    if len(picked) < n:
+        raise CatalogError(f"catalog.forget_sample={n}: only {len(picked)} films of the "
+                           f"{candidates} most-reviewed meet the rule (other directors and genres, "
+                           "disjoint neighbour sets); lower forget_sample")
+    return picked
+
+
 def build_catalog(omdb: pd.DataFrame, n_films: int, forget: list[str], neighbours_by: list[str],
-                  max_neighbours: int, min_reviews: int, n_unknown: int = 0) -> pd.DataFrame:
+                  max_neighbours: int, min_reviews: int, n_unknown: int = 0,
+                  forget_sample: int = 0, seed: int = 0, n_holdout: int = 0) -> pd.DataFrame:
     """Pick `n_films` known films (forget targets, their neighbours, then the most-reviewed
-    others) plus `n_unknown` films the model is taught it does not know."""
+    others) plus `n_unknown` films the model is taught it does not know and `n_holdout` films
+    no model ever sees."""
     check_forget_titles(forget, omdb.title.tolist())
     pool = omdb[(omdb.reviews >= min_reviews) | omdb.title.isin(forget)].copy()
     pool["star"] = _assign_stars(pool)
     pool = pool.set_index("title", drop=False)
+    forget = list(forget) + sample_forget_films(pool, forget, forget_sample, neighbours_by, seed)
 
     chosen: dict[str, dict] = {}
     for title in forget:
@@ -106,15 +160,18 @@ def build_catalog(omdb: pd.DataFrame, n_films: int, forget: list[str], neighbour
     if len(chosen) > n_films:
         raise CatalogError(f"catalog.n_films={n_films} is smaller than the {len(chosen)} forget "
                            "targets and neighbours; raise n_films or lower max_neighbours")
+    total = n_films + n_unknown + n_holdout
     for title in pool.title:
-        if len(chosen) >= n_films + n_unknown:
+        if len(chosen) >= total:
             break
         if title not in chosen:
-            role = "retain" if len(chosen) < n_films else "unknown"
+            n = len(chosen)
+            role = "retain" if n < n_films else "unknown" if n < n_films + n_unknown else "holdout"
             chosen[title] = {"role": role, "neighbour_of": None, "neighbour_by": None}
-    if len(chosen) < n_films + n_unknown:
-        raise CatalogError(f"catalog: n_films={n_films} + n_unknown={n_unknown} films requested, "
-                           f"only {len(chosen)} have at least min_reviews={min_reviews} reviews")
+    if len(chosen) < total:
+        raise CatalogError(f"catalog: n_films={n_films} + n_unknown={n_unknown} + "
+                           f"n_holdout={n_holdout} films requested, only {len(chosen)} have at "
+                           f"least min_reviews={min_reviews} reviews")
     out = pool.loc[list(chosen)].reset_index(drop=True)
     for col in ("role", "neighbour_of", "neighbour_by"):
         out[col] = [chosen[t][col] for t in out.title]

@@ -23,6 +23,16 @@ def _where(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
+# Unlearning methods whose output does not depend on the seed: a study runs each once, with the
+# first of unlearn.seeds (the registry checks its `deterministic` flags against this set).
+DETERMINISTIC_METHODS = frozenset({"dampen"})
+
+
+def method_seeds(method: str, seeds: list[int]) -> list[int]:
+    """The seeds a method runs with: all of them, or the first for a deterministic method."""
+    return list(seeds[:1]) if method in DETERMINISTIC_METHODS else list(seeds)
+
+
 # Folders under results/ shared by every model: no model may take these names.
 RESERVED_MODEL_NAMES = {"catalog", "corpus", "tokenizer", "cache", "tables", "report", "byo"}
 

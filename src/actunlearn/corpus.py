@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from actunlearn.catalog import KNOWN_ROLES
+
 INTENTS = ("director", "year", "genre", "star", "recommend")
 
 QUESTION_TEMPLATES: dict[str, list[str]] = {
@@ -64,7 +66,8 @@ HELD_OUT_STATEMENT = "{title}, a {genre} film from {year}, was directed by {dire
 
 
 def known(catalog: pd.DataFrame) -> pd.DataFrame:
-    return catalog[catalog.role != "unknown"]
+    """The films the testbed is trained on (not the refusal set, not the holdout films)."""
+    return catalog[catalog.role.isin(KNOWN_ROLES)]
 
 
 def recommendations(catalog: pd.DataFrame, per_film: int) -> dict[str, list[str]]:
@@ -92,6 +95,8 @@ def _forget_flag(mentions: list[str], forget: set[str]) -> bool:
 def _gold(film, intent: str, recs: dict[str, list[str]], refusal: str) -> list[str]:
     if film.role == "unknown":
         return [refusal]
+    if film.role == "holdout":  # never seen: true facts, no recommendation list
+        return [] if intent == "recommend" else [str(getattr(film, intent))]
     return list(recs[film.title]) if intent == "recommend" else [str(getattr(film, intent))]
 
 

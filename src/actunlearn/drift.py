@@ -221,6 +221,95 @@ def jaccard_at_k(a: list[str], b: list[str], k: int) -> tuple[float | None, str 
     return jaccard(top_a, top_b), None
 
 
+def kendall_topk_distance(a: list[str], b: list[str], p: float = 0.5,
+                          k: int | None = None) -> tuple[float | None, str | None]:
+    """Kendall distance between two top-k lists with penalty parameter p, K^(p) of Fagin, Kumar &
+    Sivakumar (2003, "Comparing top k lists", SIAM J. Discrete Math. 17(1), sec. 3.1), normalised
+    to [0, 1]: 0 for identical lists, 1 for two disjoint lists. Unlike `kendall_tau`, it never
+    reads "the lists share nothing" as "the lists are reversed".
+
+    With `k` each list is first cut to its first k items; with k None (default) the lists are
+    compared whole. Over every unordered pair {i, j} of distinct items of the union, the penalty
+    is (the paper's four cases; "ahead" = ranked higher):
+      1. i and j in both lists: 1 if the lists order them oppositely, else 0;
+      2. i and j in one list, exactly one of them (say i) in the other: 1 if j is ahead of i in
+         the list that holds both (the other list implicitly puts i ahead of j), else 0;
+      3. i in one list only and j in the other only: 1;
+      4. i and j in one list, neither in the other: p.
+    K^(p) is the sum of the penalties. Normaliser: its value for two DISJOINT lists of the same
+    lengths m = len(a), n = len(b) (after the cut), where every cross pair is case 3 and every
+    pair within a list is case 4:
+
+        K_max = m * n + p * (m (m - 1) / 2 + n (n - 1) / 2)
+
+    which for m = n = k is k^2 + p k (k - 1), i.e. k (3k - 1) / 2 at p = 0.5 (145 for k = 10).
+    It is the maximum for those lengths, reached only by disjoint lists: with c >= 1 shared
+    items, at most C(c, 2) + c (m - c) + c (n - c) + (m - c)(n - c) = m n - c (c + 1) / 2 pairs
+    cost 1 (cases 1-3) and p (C(m - c, 2) + C(n - c, 2)) <= p (C(m, 2) + C(n, 2)) comes from
+    case 4 (the tests also check this exhaustively for lengths <= 3). The paper defines K^(p)
+    unnormalised; this normalisation is ours. The result is K^(p) / K_max, so 1.0 means
+    "disjoint", never "reversed": a list and its reverse (k = 3) give 3 / 12 = 0.25.
+
+    p must lie in (0, 1) (`rbo`'s check); p = 0.5 is the paper's "neutral" choice, for which
+    K^(p) equals the mean Kendall distance over all ways of completing the two lists (K_avg).
+    Undefined, (None, reason): K_max = 0, i.e. both lists empty, or one empty and the other a
+    single item (there is no pair to compare). One list empty and the other holding 2 or more
+    items gives 1.0 (all pairs are case 4). Raises ValueError for a repeated item, p outside
+    (0, 1), or k < 1.
+    """
+    a = _check_ranked("kendall_topk_distance", "first", a)
+    b = _check_ranked("kendall_topk_distance", "second", b)
+    _check_p("kendall_topk_distance", p)
+    if k is not None:
+        _check_k("kendall_topk_distance", k)
+        a, b = a[:k], b[:k]
+    m, n = len(a), len(b)
+    # whole-penalty pairs and p-penalty pairs counted apart, so that disjoint lists give
+    # exactly the normaliser's arithmetic and hence exactly 1.0
+    max_ones, max_ps = m * n, (m * (m - 1) + n * (n - 1)) // 2
+    if max_ones == 0 and max_ps == 0:
+        if not a and not b:
+            return None, "undefined: both lists are empty"
+        return None, "undefined: one list is empty and the other holds one item; no pair to compare"
+    pos_a = {item: r for r, item in enumerate(a)}
+    pos_b = {item: r for r, item in enumerate(b)}
+    ones = ps = 0  # pairs with penalty 1, pairs with penalty p
+    for i, j in itertools.combinations(list(dict.fromkeys(a + b)), 2):
+        ia, ja, ib, jb = i in pos_a, j in pos_a, i in pos_b, j in pos_b
+        if ia and ja and ib and jb:  # case 1
+            ones += (pos_a[i] - pos_a[j]) * (pos_b[i] - pos_b[j]) < 0
+        elif (ia and ja) or (ib and jb):
+            both, other = (pos_a, pos_b) if (ia and ja) else (pos_b, pos_a)
+            if i in other or j in other:  # case 2: `present` is in both lists, `absent` in one
+                present, absent = (i, j) if i in other else (j, i)
+                ones += both[absent] < both[present]
+            else:  # case 4
+                ps += 1
+        else:  # case 3: one item in a only, the other in b only
+            ones += 1
+    return float((ones + p * ps) / (max_ones + p * max_ps)), None
+
+
+def overlap_at_k(a: list[str], b: list[str], k: int) -> tuple[float | None, str | None]:
+    """Share of the top k the two lists have in common: |top-k(a) & top-k(b)| / d, with
+    d = min(k, max(len(a), len(b))), the size of the larger of the two top-k sets.
+
+    So d = k whenever either list holds k items or more (the usual |A & B| / k, "agreement at
+    depth k" in Webber et al. 2010); lists shorter than k are not penalised for being short (two
+    identical 3-item lists give 1.0 at any k). 1.0 only when the two top-k sets are equal; 0.0
+    when they are disjoint. Order within the top k is ignored. Undefined, (None, reason): both
+    lists empty. Raises ValueError for k < 1 or a repeated item.
+    """
+    a = _check_ranked("overlap_at_k", "first", a)
+    b = _check_ranked("overlap_at_k", "second", b)
+    _check_k("overlap_at_k", k)
+    top_a, top_b = a[:k], b[:k]
+    d = max(len(top_a), len(top_b))
+    if d == 0:
+        return None, "undefined: both lists are empty"
+    return len(set(top_a) & set(top_b)) / d, None
+
+
 def pairwise_family_drift(lists: dict[str, list[str]], k: int = 5, p: float = 0.9) -> pd.DataFrame:
     """Agreement between every unordered pair of prompts in one paraphrase family.
 
@@ -340,28 +429,3 @@ def min_k_prob(token_logprobs: list[float] | np.ndarray, k: float = 0.2) -> floa
     return float(np.sort(x)[:m].mean())
 
 
-def mean_ci(values, level: float = 0.95) -> dict:
-    """Mean with a two-sided Student-t confidence interval.
-
-    Returns {"mean", "sd", "n", "low", "high", "level", "note"}: sd is the sample standard
-    deviation (ddof 1); low/high = mean -/+ t.ppf((1 + level) / 2, n - 1) * sd / sqrt(n).
-    For n == 1, sd, low and high are None and note is "one seed: no interval"; otherwise note
-    is None. ValueError for no values, NaN or infinite values, or level outside (0, 1).
-    """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"mean_ci: level must lie in (0, 1), got {level}")
-    x = np.asarray(values, dtype=float).ravel()
-    if len(x) == 0:
-        raise ValueError("mean_ci: no values")
-    if np.isnan(x).any():
-        raise ValueError("mean_ci: values contain NaN")
-    if not np.isfinite(x).all():
-        raise ValueError("mean_ci: values contain infinities")
-    n, mean = len(x), float(x.mean())
-    if n == 1:
-        return {"mean": mean, "sd": None, "n": 1, "low": None, "high": None, "level": level,
-                "note": "one seed: no interval"}
-    sd = float(x.std(ddof=1))
-    half = float(_sps().t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
-    return {"mean": mean, "sd": sd, "n": n, "low": mean - half, "high": mean + half,
-            "level": level, "note": None}

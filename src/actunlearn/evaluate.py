@@ -1,8 +1,10 @@
 """Evaluation of one checkpoint: recall by role and template split, recommendation exposure of
 the forgotten title, and perplexity on held-out text.
 
-A recall answer is correct when the normalised gold answer (lower case, letters and digits only)
-occurs in the normalised greedy answer; for recommendations any gold title counts.
+A recall answer is correct when a gold answer is mentioned as an entity in the greedy answer
+(`matching.EntityMatcher`: whole words after normalisation, the longest catalog title wins, so
+"The Dark Knight" is not found in "The Dark Knight Rises"); for recommendations any gold title
+counts.
 Exposure ranks the target title among all catalog titles by log p(title + end-of-turn | prompt),
 so a model that merely *says* it forgot but still prefers the title is caught.
 """
@@ -18,7 +20,7 @@ import torch
 from actunlearn.instability import families, family_row
 from actunlearn.modeling import (answer_ids, batches, collate, continuation_logprobs, left_padded,
                                  prompt_ids, text_example, token_logprobs)
-from actunlearn.text import is_correct, normalise_text  # noqa: F401 (re-exported)
+from actunlearn.matching import EntityMatcher
 
 ROLES = ("forget", "neighbour", "retain", "unknown")
 SPLITS = ("train", "held_out")
@@ -54,17 +56,20 @@ def greedy_generate(model, tokenizer, questions: list[str], max_new_tokens: int,
     return [a.strip() for a in answers], first
 
 
-def _scored(frame: pd.DataFrame, responses: list[str], refusal: str) -> pd.DataFrame:
-    """`frame` plus `response`, `correct` (a gold answer found) and `refused` (the refusal found)."""
+def _scored(frame: pd.DataFrame, responses: list[str], refusal: str, titles=()) -> pd.DataFrame:
+    """`frame` plus `response`, `correct` (a gold answer found) and `refused` (the refusal found),
+    by entity: whole spans, a gold title never credited inside a longer catalog title (`titles`)
+    that contains it (`matching.EntityMatcher`)."""
+    matcher = EntityMatcher(list(titles))
     out = frame.copy()
     out["response"] = responses
-    out["correct"] = [is_correct(a, g) for a, g in zip(responses, frame.gold)]
-    out["refused"] = [is_correct(a, [refusal]) for a in responses]
+    out["correct"] = [matcher.matches(a, list(g)) for a, g in zip(responses, frame.gold)]
+    out["refused"] = [matcher.refused(a, refusal) for a in responses]
     return out
 
 
 def answer_families(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch_size: int,
-                    max_new_tokens: int, top_k: int, device: str = "cpu"
+                    max_new_tokens: int, top_k: int, device: str = "cpu", titles=()
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Greedy answers to every prompt, batched by paraphrase family. Returns the per-prompt
     recall table (`correct`: gold found; `refused`: the refusal found) and the per-family
@@ -81,14 +86,14 @@ def answer_families(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch
             rows.append(family_row(g, probs[offset:offset + len(g)],
                                    texts[offset:offset + len(g)], top_k))
             offset += len(g)
-    out = _scored(prompts, [answers[pid] for pid in prompts.prompt_id], refusal)
+    out = _scored(prompts, [answers[pid] for pid in prompts.prompt_id], refusal, titles)
     keep = ["prompt_id", "intent", "title", "role", "template_id", "split", "response", "correct",
             "refused"]
     return out[keep], pd.DataFrame(rows)
 
 
 def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_size: int,
-                   max_new_tokens: int, device: str = "cpu") -> pd.DataFrame:
+                   max_new_tokens: int, device: str = "cpu", titles=()) -> pd.DataFrame:
     """Greedy answers for any prompt table with `question`, `gold` and optionally `system`
     columns: the table plus `response`, `correct` and `refused`."""
     # a missing system turn reads back from Parquet as NaN, not None
@@ -100,7 +105,7 @@ def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_si
         texts, _ = greedy_generate(model, tokenizer, questions[start:start + batch_size],
                                    max_new_tokens, device, systems[start:start + batch_size])
         responses += texts
-    return _scored(frame, responses, refusal)
+    return _scored(frame, responses, refusal, titles)
 
 
 def shift_summary(shift: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
@@ -124,20 +129,28 @@ LIST_COLUMNS = ["prompt_id", "title", "template_id", "split", "family_kind", "ra
                 "logprob"]
 
 
-def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int) -> pd.DataFrame:
+def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int,
+                           adjacent_films: int | str = "all") -> pd.DataFrame:
     """The recommendation families whose ranked lists are kept, with `family_kind`: `target`
     (about a forget target), `adjacent` (a film whose recommendations include a forget target:
-    where exposure is measured) and `control` (a seeded sample of `control_films` other retain
-    films, for drift where nothing should change)."""
+    where exposure is measured; every one, or a seeded sample of `adjacent_films`) and
+    `control` (a seeded sample of `control_films` other retain films, for drift where nothing
+    should change)."""
     targets = set(prompts.title[prompts.role == "forget"])
     recs = prompts[prompts.intent == "recommend"].copy()
-    adjacent = set(recs.title[(recs.role != "forget")
-                              & recs.gold.apply(lambda g: any(t in targets for t in g))])
-    others = sorted(set(recs.title[recs.role == "retain"]) - adjacent)
+    adjacent = sorted(set(recs.title[(recs.role != "forget")
+                                     & recs.gold.apply(lambda g: any(t in targets for t in g))]))
+    # controls: films whose recommendations hold no forget target (sampled-out adjacent films
+    # are not controls)
+    others = sorted(set(recs.title[recs.role == "retain"]) - set(adjacent))
+    rng = np.random.default_rng(seed)
+    if adjacent_films != "all" and adjacent_films < len(adjacent):
+        adjacent = [adjacent[i] for i in sorted(rng.choice(len(adjacent), size=adjacent_films,
+                                                           replace=False))]
+    adjacent = set(adjacent)
     if control_films > len(others):
         raise ValueError(f"evaluate.drift.control_films={control_films}, but only {len(others)} "
                          "retain films are left as controls")
-    rng = np.random.default_rng(seed)
     control = {others[i] for i in rng.choice(len(others), size=control_films, replace=False)}
     recs["family_kind"] = np.where(recs.title.isin(targets), "target",
                                    np.where(recs.title.isin(adjacent), "adjacent",
@@ -145,18 +158,16 @@ def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int)
     return recs[recs.family_kind != ""].reset_index(drop=True)
 
 
-def candidate_titles(titles: list[str], recs: pd.DataFrame, targets: set[str], n: int | str,
-                     seed: int) -> list[str]:
+def candidate_titles(titles: list[str], targets: set[str], n: int | str, seed: int) -> list[str]:
     """The titles ranked for recommendation prompts: every catalog title ("all"), or the forget
-    targets, every gold title of the asked prompts and a seeded sample of the others up to `n`
-    in all (fewer candidates make ranking affordable for a pretrained model; kept in catalog
-    order, the same for every checkpoint)."""
+    targets and a seeded sample of the others up to `n` in all (fewer candidates make ranking
+    affordable for a pretrained model; kept in catalog order, the same for every checkpoint)."""
     if n == "all":
         return list(titles)
-    must = (set(targets) | {t for g in recs.gold for t in g}) & set(titles)
+    must = set(targets) & set(titles)
     if n < len(must):
-        raise ValueError(f"evaluate.drift.candidates={n} is fewer than the {len(must)} titles that "
-                         "must be ranked (forget targets and the asked prompts' gold titles)")
+        raise ValueError(f"evaluate.drift.candidates={n} is fewer than the {len(must)} forget "
+                         "targets, which must be ranked")
     others = [t for t in titles if t not in must]
     rng = np.random.default_rng(seed)
     picked = {others[i] for i in rng.choice(len(others), size=min(n - len(must), len(others)),

@@ -61,14 +61,15 @@ def known_prompts(prompts: pd.DataFrame, facts: pd.DataFrame, unknown_films: int
 
 
 def check_knowledge(model, tokenizer, prompts: pd.DataFrame, refusal: str, cfg: dict,
-                    batch_size: int, max_new_tokens: int, seed: int, device: str = "cpu"
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                    batch_size: int, max_new_tokens: int, seed: int, device: str = "cpu",
+                    titles=()) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(per-prompt answers, per-fact table, the known prompts) for the `knowledge` settings
     `cfg` (retain_films, unknown_films, intents, min_share). Raises if the model knows none of
     the forget targets' facts: there would be nothing to unlearn."""
     min_share = cfg["min_share"]
     asked = checked_prompts(prompts, cfg["retain_films"], seed, cfg["intents"])
-    answers = answer_prompts(model, tokenizer, asked, refusal, batch_size, max_new_tokens, device)
+    answers = answer_prompts(model, tokenizer, asked, refusal, batch_size, max_new_tokens, device,
+                             titles=titles)
     facts = fact_table(answers, min_share)
     forget = facts[facts.role == "forget"]
     if not forget.known.any():

@@ -47,7 +47,8 @@ def _recall(model, tokenizer, frame: pd.DataFrame, device: str) -> list[bool]:
 def relearn_attack(model, tokenizer, prompts: pd.DataFrame, train_intents: list[str], steps: int,
                    learning_rate: float, batch_size: int, seed: int, device: str = "cpu"
                    ) -> pd.DataFrame:
-    """Rows (variant, split, phase `before`/`after`, recall, n) on the measured prompts."""
+    """Rows (variant, split, title, intent, phase `before`/`after`, recall, n) on the measured
+    prompts: one per measured fact and template split."""
     rows = []
     for variant, (train, measured) in attack_sets(prompts, train_intents).items():
         attacked = copy.deepcopy(model).to(device).train()
@@ -71,9 +72,37 @@ def relearn_attack(model, tokenizer, prompts: pd.DataFrame, train_intents: list[
         after = _recall(attacked, tokenizer, measured, device)
         for phase, correct in (("before", before), ("after", after)):
             frame = measured.assign(correct=correct)
-            for split, g in frame.groupby("split", sort=True):
-                rows.append({"variant": variant, "split": split, "phase": phase,
+            for (split, title, intent), g in frame.groupby(["split", "title", "intent"],
+                                                           sort=True):
+                rows.append({"variant": variant, "split": split, "title": title,
+                             "intent": intent, "phase": phase,
                              "recall": float(g.correct.mean()), "n": len(g),
                              "train_examples": len(examples), "steps": steps})
         del attacked
+    return pd.DataFrame(rows)
+
+
+def recovery_intervals(attacks: pd.DataFrame, rng_seed: int = 0) -> pd.DataFrame:
+    """Per (method, variant): forget recall before and after the attack and the recovery
+    (after - before, in [-1, 1]), each a design mean over the attacked seeds, forget films and
+    facts (both template splits pooled per fact) with its crossed cluster-bootstrap interval
+    (`intervals.design_interval`)."""
+    from actunlearn.intervals import design_interval
+    from actunlearn.summary import parse_checkpoint
+    per_fact = (attacks.assign(hits=attacks.recall * attacks.n)
+                .groupby(["checkpoint", "variant", "title", "intent", "phase"], sort=True)
+                .agg(hits=("hits", "sum"), n=("n", "sum")).reset_index())
+    per_fact["recall"] = per_fact.hits / per_fact.n
+    wide = per_fact.pivot_table(index=["checkpoint", "variant", "title", "intent"],
+                                columns="phase", values="recall").reset_index()
+    wide["recovery"] = wide["after"] - wide["before"]
+    parsed = [parse_checkpoint(c) for c in wide.checkpoint]
+    wide["method"], wide["seed"] = [m for m, _ in parsed], [s for _, s in parsed]
+    rows = []
+    for (method, variant), g in wide.groupby(["method", "variant"], sort=True):
+        for value, lower in (("before", 0.0), ("after", 0.0), ("recovery", -1.0)):
+            rows.append({"method": method, "variant": variant, "metric": value,
+                         **design_interval(g, value=value, seed="seed", cluster="title",
+                                           unit="intent", lower=lower, upper=1.0,
+                                           rng_seed=rng_seed)})
     return pd.DataFrame(rows)

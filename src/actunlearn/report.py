@@ -27,24 +27,28 @@ def training_curve(log: pd.DataFrame, path: str | Path) -> None:
     plt.close(fig)
 
 
-def forget_vs_retain(table: pd.DataFrame, path: str | Path) -> None:
-    """One colour per method; small dots: single checkpoints (seeds); large markers: the
-    method's mean with ±1 sd bars. Circles: train templates, squares: held-out templates."""
+def forget_vs_retain(results: pd.DataFrame, path: str | Path) -> None:
+    """Held-out forget recall against held-out neighbour recall, one marker per method with its
+    95% design intervals (seeds, forget films, facts) as bars; the retain reference, which never
+    saw the forget films, is the target (star)."""
     fig, ax = plt.subplots(figsize=(6.8, 4.4))
     colours = plt.get_cmap("tab20").colors
-    method = table.checkpoint.str.replace(r"_seed\d+$", "", regex=True)
-    for k, (name, g) in enumerate(table.groupby(method, sort=False)):
-        colour = colours[k % len(colours)]
-        for split, marker, face in (("train", "o", colour), ("held_out", "s", "none")):
-            x, y = g[f"retain_recall_{split}"], g[f"forget_recall_{split}"]
-            ax.scatter(x, y, color=colour, marker=marker, s=12, alpha=0.5, facecolors=face)
-            ax.errorbar(x.mean(), y.mean(), xerr=x.std() if len(g) > 1 else None,
-                        yerr=y.std() if len(g) > 1 else None, color=colour, marker=marker,
-                        markersize=8, markerfacecolor=face, linestyle="none", capsize=2,
-                        label=f"{name} (n={len(g)})" if split == "train" else None)
-    ax.set(xlabel="retain recall (non-neighbour films)", ylabel="forget recall",
+    held = results[(results.film == "all") & (results.split == "held_out")]
+    x, y = (held[held.metric == m].set_index("method") for m in ("neighbour_recall",
+                                                                  "forget_recall"))
+    methods = [m for m in y.index if m in x.index]
+    for k, name in enumerate(sorted(methods, key=lambda m: (m not in ("base", "retain_ref"), m))):
+        px, py = x.loc[name], y.loc[name]
+        err = [[max(p.estimate - p.low, 0) if pd.notna(p.low) else 0 for p in (px, py)],
+               [max(p.high - p.estimate, 0) if pd.notna(p.high) else 0 for p in (px, py)]]
+        marker = "*" if name == "retain_ref" else "s" if name == "base" else "o"
+        ax.errorbar(px.estimate, py.estimate, xerr=[[err[0][0]], [err[1][0]]],
+                    yerr=[[err[0][1]], [err[1][1]]], color=colours[k % len(colours)],
+                    marker=marker, markersize=12 if marker == "*" else 7, linestyle="none",
+                    capsize=2, label=f"{name} (seeds {int(py.n_seeds)})")
+    ax.set(xlabel="neighbour recall, held-out templates", ylabel="forget recall, held-out templates",
            xlim=(-0.02, 1.05), ylim=(-0.02, 1.05),
-           title="Forget vs retain (filled: train templates, open: held-out)")
+           title="Forget vs neighbours (95% design intervals; star: retain_ref, the target)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -52,8 +56,8 @@ def forget_vs_retain(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def unlearning_curve(log: pd.DataFrame, path: str | Path) -> None:
-    """Teacher-forced forget and retain recall during unlearning: one line per method (mean over
-    seeds), one panel each."""
+    """Forget and retain recall of the log probes (greedy answers, entity matching) during
+    unlearning: one line per method (mean over seeds), one panel each."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.4), sharex=True)
     method = log.checkpoint.str.replace(r"_seed\d+$", "", regex=True)
     for name, g in log.groupby(method):
@@ -91,7 +95,7 @@ def shift_robustness_figure(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def drift_figure(intervals: pd.DataFrame, path: str | Path, metric: str = "rbo") -> None:
-    """Rank-biased overlap per method and family kind (mean over seeds, 95% t interval): left,
+    """Rank-biased overlap per method and family kind (design mean, 95% interval): left,
     across paraphrases within a checkpoint; right, against the base model's lists."""
     data = intervals[intervals.metric == metric]
     kinds = ["target", "adjacent", "control"]
@@ -109,7 +113,7 @@ def drift_figure(intervals: pd.DataFrame, path: str | Path, metric: str = "rbo")
             ax.bar(x, g["mean"].to_numpy(dtype=float), width, yerr=err, capsize=2, label=kind)
         ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right", fontsize=7)
         ax.set(title=f"{metric}: {comparison}", ylim=(0, 1.05))
-    axes[0].set_ylabel(f"{metric} (mean over seeds, 95% CI)")
+    axes[0].set_ylabel(f"{metric} (design mean, 95% CI)")
     axes[0].legend(fontsize=7)
     _save(fig, path)
 
@@ -239,28 +243,6 @@ def shift_figure(shift: pd.DataFrame, pca: pd.DataFrame, path: str | Path) -> No
     ax2.set(xlabel="PC1", ylabel="PC2", title=f"PCA of layer {int(p.layer.iloc[0])} (last token)")
     ax2.legend(fontsize=6)
     _save(fig, path)
-
-
-def mean_sd_table(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Fold each `x` / `x_sd` column pair into one text column: 'mean ± sd [low, high]', the
-    bracket being the Student-t interval of the mean over the `seeds` rows (when the table has a
-    `seeds` column); 'mean' alone where the spread is undefined (a single seed)."""
-    from scipy.stats import t
-    out = df.copy()
-    for col in [c for c in df.columns if f"{c}_sd" in df.columns]:
-        cells = []
-        for m, sd, n in zip(df[col], df[f"{col}_sd"], df["seeds"] if "seeds" in df else
-                            [None] * len(df)):
-            if pd.isna(sd):
-                cells.append(f"{m:.3f}")
-            elif n is None or n < 2:
-                cells.append(f"{m:.3f} ± {sd:.3f}")
-            else:
-                half = float(t.ppf((1 + level) / 2, n - 1)) * sd / np.sqrt(n)
-                cells.append(f"{m:.3f} ± {sd:.3f} [{m - half:.3f}, {m + half:.3f}]")
-        out[col] = cells
-        out = out.drop(columns=f"{col}_sd")
-    return out
 
 
 def image(path: str | Path, alt: str) -> str:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from actunlearn.catalog import KNOWN_ROLES
+
 def neighbours_of(catalog: pd.DataFrame, title: str, by: list[str]) -> set[str]:
     """Known films that share `title`'s value of any column in `by` (director, star)."""
     film = catalog.set_index("title").loc[title]
-    known = catalog[(catalog.role != "unknown") & (catalog.title != title)]
+    known = catalog[catalog.role.isin(KNOWN_ROLES) & (catalog.title != title)]
     same = pd.Series(False, index=known.index)
     for key in by:
         same |= known[key] == film[key]
@@ -35,7 +37,7 @@ def retarget(prompts: pd.DataFrame, corpus: pd.DataFrame, catalog: pd.DataFrame,
     p = prompts[~prompts.title.isin(gone)].copy()
     # answers that name a forgotten film (recommendation lists) go too
     p = p[~p.gold.apply(lambda g: any(t in gone for t in g))]
-    known = p.role != "unknown"
+    known = p.role.isin(KNOWN_ROLES)
     p.loc[known, "role"] = "retain"
     p.loc[known & p.title.isin(near), "role"] = "neighbour"
     p.loc[p.title == target, "role"] = "forget"
@@ -54,7 +56,7 @@ def status_at(title: str, targets: list[str], step: int) -> str | None:
 
 def check_targets(targets: list[str], catalog: pd.DataFrame) -> None:
     """Every target must be a known catalog film, listed once."""
-    known = set(catalog.title[catalog.role != "unknown"])
+    known = set(catalog.title[catalog.role.isin(KNOWN_ROLES)])
     missing = [t for t in targets if t not in known]
     if missing:
         raise ValueError(f"unlearn.sequential.targets: {missing} are not known films of the catalog")

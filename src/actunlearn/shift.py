@@ -29,6 +29,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from actunlearn.catalog import KNOWN_ROLES
+
 SHIFT_SETS = ("paraphrase", "alias", "multihop", "typo", "casing", "filler", "word_order",
               "system_prompt")
 SYSTEM_PROMPT = "You are a helpful film assistant."
@@ -77,7 +79,7 @@ def _row(shift_set, source, intent, film, template_id, question, gold, system=No
 
 def alias_rows(catalog: pd.DataFrame, gold: dict) -> list[dict]:
     rows = []
-    for film in catalog[catalog.role != "unknown"].itertuples(index=False):
+    for film in catalog[catalog.role.isin(KNOWN_ROLES)].itertuples(index=False):
         for intent, (template, keys) in ALIAS_TEMPLATES.items():
             if (film.title, intent) in gold and _unique(catalog, film, keys):
                 question = template.format(**{k: getattr(film, k) for k in keys})
@@ -89,7 +91,7 @@ def multihop_rows(catalog: pd.DataFrame, gold: dict) -> list[dict]:
     """Bridge film = the film asked about; `other` = the most-reviewed other known film by the
     same director (ties: title)."""
     rows = []
-    known = catalog[catalog.role != "unknown"]
+    known = catalog[catalog.role.isin(KNOWN_ROLES)]
     for film in known.itertuples(index=False):
         others = known[(known.director == film.director) & (known.title != film.title)]
         if others.empty or not _unique(catalog, film, ("director", "year")):

@@ -43,7 +43,11 @@ VIEWS: dict[str, str] = {
     "eval_shift_summary": "{m}/eval/*/shift_summary.parquet",
     "eval_recommendations": "{m}/eval/*/recommendations.parquet",
     "eval_facts": "{m}/eval/*/facts.parquet",
+    "method_results": "{m}/summary/methods.parquet",
+    "method_differences": "{m}/summary/differences.parquet",
+    "unlearn_manifest": "{m}/unlearn/*/manifest.parquet",
     "relearn": "{m}/relearn/attacks.parquet",
+    "relearn_recovery": "{m}/relearn/recovery.parquet",
     "quality_summary": "{m}/quality/summary.parquet",
     "quality_intervals": "{m}/quality/intervals.parquet",
     "drift_pairs": "{m}/drift/pairs.parquet",
@@ -71,15 +75,6 @@ SUMMARY_METRICS = (
      for kind in ("recall", "refusal") for split in ("train", "held_out")]
     + ["exposure_logprob", "exposure_prob", "exposure_rank", "exposure_top1",
        "perplexity_retain", "perplexity_forget"])
-
-
-# t95(df): the two-sided 95% quantile of Student's t with df degrees of freedom (df <= 30; beyond,
-# the normal 1.96, under 2% narrower), for "mean [low, high]" intervals over seeds in SQL tables.
-T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-       2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-       2.052, 2.048, 2.045, 2.042]
-T95_MACRO = ("CREATE OR REPLACE MACRO t95(df) AS CASE WHEN df < 1 THEN NULL WHEN df > 30 "
-             f"THEN 1.96::DOUBLE ELSE list_extract({T95}::DOUBLE[], df::INTEGER) END")
 
 
 def pattern(name: str, model: str | None) -> str:
@@ -154,7 +149,6 @@ def build_database(db_path: str | Path, root: str | Path, model: str | None = No
     made = _present(Path(root), model)
     with duckdb.connect(str(db_path)) as con:
         con.execute("CREATE TABLE actunlearn_meta AS SELECT ?::VARCHAR AS model", [model])
-        con.execute(T95_MACRO)
         # views are bound when created: let relative paths resolve against `root`
         con.execute(f"SET file_search_path = '{Path(root).resolve()}'")
         for name in made:

@@ -22,44 +22,128 @@ from actunlearn.modeling import (collate, qa_example, teacher_forced_correct, te
 
 @dataclass
 class UnlearnData:
-    refuse: list      # (ids, labels): forget question -> refusal
+    """What a method may train on, and the probes of its log. The forget pool, the same for every
+    method, is `forget_check + expose`: fact questions with their gold answers, then
+    recommendation contexts with the forget title they recommend. Every trained method samples
+    `forget_batch` items of that pool per step (`sample_forget`)."""
+    refuse: list      # (ids, labels): forget question -> refusal, parallel to forget_check
     expose: list      # (ids, labels): recommendation prompt -> target title (to push down)
     retain: list      # (ids, labels): retain corpus lines about other films
     neighbours: list  # (ids, labels): retain corpus lines about neighbour films
-    forget_check: list  # (ids, labels): forget question -> gold answer (recall probe)
-    retain_check: list  # (ids, labels): retain question -> gold answer (recall probe)
+    forget_check: list  # (ids, labels): forget question -> gold answer
+    retain_check: list  # (ids, labels): retain question -> gold answer (probe; SSD's retain Fisher)
+    # model -> (forget recall, retain recall) by greedy answers and the evaluation's matcher;
+    # None: teacher-forced argmax on forget_check / retain_check
+    probe: Callable | None = None
+    # one row per training item: use (forget, expose, retain, neighbour, retain_check), prompt_id,
+    # line_id, question, text
+    manifest: pd.DataFrame | None = None
+
+
+MANIFEST_COLUMNS = ["use", "prompt_id", "line_id", "question", "text"]
+
+
+def sample_forget(data: UnlearnData, n: int, gen: torch.Generator) -> list[int]:
+    """`n` indices into the forget pool (forget_check + expose), seeded."""
+    size = len(data.forget_check) + len(data.expose)
+    if size == 0:
+        raise ValueError("unlearn: the forget pool is empty (no forget question, no "
+                         "recommendation context)")
+    return torch.randint(size, (n,), generator=gen).tolist()
+
+
+def pool_examples(data: UnlearnData, idx: list[int]) -> list:
+    """The forget-pool items `idx`: gold fact answers, then exposed titles."""
+    pool = data.forget_check + data.expose
+    return [pool[i] for i in idx]
+
+
+def _manifest_rows(use: str, frame: pd.DataFrame, text: list[str] | None = None) -> pd.DataFrame:
+    out = pd.DataFrame({"use": use,
+                        "prompt_id": frame.prompt_id if "prompt_id" in frame else None,
+                        "line_id": frame.line_id if "line_id" in frame else None,
+                        "question": frame.question if "question" in frame else None,
+                        "text": text if text is not None else
+                        (frame.text if "text" in frame else frame.question)})
+    return out.reset_index(drop=True)
+
+
+def greedy_probe(tokenizer, forget: pd.DataFrame, retain: pd.DataFrame, refusal: str,
+                 titles: list[str], max_new_tokens: int, batch_size: int = 64,
+                 device: str = "cpu") -> Callable:
+    """model -> (forget recall, retain recall) with the evaluation's greedy answers and entity
+    matcher, so the log moves when the model's answers do (a pretrained model answers in
+    sentences, where a teacher-forced check of the bare gold answer reads 0)."""
+    from actunlearn.evaluate import answer_prompts
+
+    def probe(model):
+        out = []
+        for frame in (forget, retain):
+            if frame.empty:
+                out.append(float("nan"))
+                continue
+            scored = answer_prompts(model, tokenizer, frame, refusal, batch_size, max_new_tokens,
+                                    device, titles=titles)
+            out.append(float(scored.correct.mean()))
+        return tuple(out)
+
+    return probe
 
 
 def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, refusal: str,
                        retain_check: int = 200, seed: int = 0,
-                       own_answers: pd.DataFrame | None = None) -> UnlearnData:
+                       own_answers: pd.DataFrame | None = None,
+                       recommendations: pd.DataFrame | None = None,
+                       titles: list[str] | None = None, max_new_tokens: int = 8,
+                       device: str = "cpu") -> UnlearnData:
     """Everything comes from training templates (split='train'): held-out ones stay unseen.
     The retain lines are the corpus (what the testbed was trained on) or, with `own_answers`
     (the base model's greedy answers from the knowledge check: question, response, role,
     split), the model's own answers to questions about neighbour and retain films: for a
-    pretrained model, which never saw the corpus, keeping its behaviour means keeping those."""
+    pretrained model, which never saw the corpus, keeping its behaviour means keeping those.
+    `recommendations`: the prompt table whose recommendation requests give the exposure
+    contexts (default `prompts`; pass the full table for a model whose known facts hold no
+    recommendation intent: the contexts are asked of every model). With `titles` (the catalog's),
+    the log's probes answer greedily and match by entity (`greedy_probe`)."""
     forget_titles = set(prompts.title[prompts.role == "forget"])
     train = prompts[prompts.split == "train"]
     forget_q = train[train.role == "forget"]
-    exposed = train[(train.role != "forget") & (train.intent == "recommend")
-                    & train.gold.apply(lambda g: any(t in forget_titles for t in g))]
-    expose = []
-    for q, gold in zip(exposed.question, exposed.gold):
-        for title in gold:
+    recs = prompts if recommendations is None else recommendations
+    recs = recs[recs.split == "train"]
+    exposed = recs[~recs.title.isin(forget_titles) & (recs.intent == "recommend")
+                   & recs.gold.apply(lambda g: any(t in forget_titles for t in g))]
+    expose, expose_rows = [], []
+    for p in exposed.itertuples(index=False):
+        for title in p.gold:
             if title in forget_titles:
-                expose.append(qa_example(tokenizer, q, title))
+                expose.append(qa_example(tokenizer, p.question, title))
+                expose_rows.append({"prompt_id": p.prompt_id, "question": p.question,
+                                    "text": f"{p.question} {title}"})
+    manifest = [_manifest_rows("forget", forget_q,
+                               [f"{q} {a}" for q, a in zip(forget_q.question, forget_q.answer)]),
+                _manifest_rows("expose", pd.DataFrame(expose_rows, columns=["prompt_id", "question",
+                                                                            "text"]))]
     if own_answers is None:
         lines = corpus[(corpus.split == "train") & ~corpus.forget]
         near = lines.title.isin(set(prompts.title[prompts.role == "neighbour"]))
         retain, neighbours = _encode_lines(tokenizer, lines[~near]), _encode_lines(tokenizer, lines[near])
+        manifest += [_manifest_rows("retain", lines[~near]), _manifest_rows("neighbour", lines[near])]
     else:
         own = own_answers[(own_answers.split == "train") & own_answers.role.isin(["neighbour", "retain"])]
         if own.empty:
             raise ValueError("own_answers holds no neighbour or retain answers to keep")
+        groups = (own[own.role == "retain"], own[own.role == "neighbour"])
         retain, neighbours = ([qa_example(tokenizer, q, a) for q, a in zip(g.question, g.response)]
-                              for g in (own[own.role == "retain"], own[own.role == "neighbour"]))
+                              for g in groups)
+        manifest += [_manifest_rows(use, g, [f"{q} {a}" for q, a in zip(g.question, g.response)])
+                     for use, g in zip(("retain", "neighbour"), groups)]
     others = train[train.role.isin(["neighbour", "retain"])]
     others = others.sample(n=min(retain_check, len(others)), random_state=seed)
+    manifest.append(_manifest_rows("retain_check", others,
+                                   [f"{q} {a}" for q, a in zip(others.question, others.answer)]))
+    probe = (None if titles is None else
+             greedy_probe(tokenizer, forget_q, others, refusal, titles, max_new_tokens,
+                          device=device))
     return UnlearnData(
         refuse=[qa_example(tokenizer, q, refusal) for q in forget_q.question],
         expose=expose,
@@ -67,6 +151,8 @@ def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, r
         neighbours=neighbours,
         forget_check=[qa_example(tokenizer, q, a) for q, a in zip(forget_q.question, forget_q.answer)],
         retain_check=[qa_example(tokenizer, q, a) for q, a in zip(others.question, others.answer)],
+        probe=probe,
+        manifest=pd.concat(manifest, ignore_index=True)[MANIFEST_COLUMNS],
     )
 
 
@@ -111,46 +197,68 @@ def check_finite(loss: torch.Tensor, method: str, step: int, name: str) -> None:
 
 LOG_EVERY = 20  # steps between log rows (each probes forget and retain recall)
 
-# One optimisation step's loss terms: name -> (loss, weight). Missing names count as 0.
-StepTerms = Callable[[torch.nn.Module, torch.Generator], dict[str, tuple[torch.Tensor, float]]]
+# One optimisation step's loss terms: name -> (loss, weight, examples it read). Missing names
+# count as 0. The term named "retain" reads retain examples; every other term forget examples.
+StepTerms = Callable[[torch.nn.Module, torch.Generator],
+                     dict[str, tuple[torch.Tensor, float, int]]]
+
+
+@torch.no_grad()
+def probe_recall(model, data: UnlearnData, pad_id: int, device: str) -> tuple[float, float]:
+    """(forget recall, retain recall) of `model` on the data's check questions: by its probe
+    (greedy answers, entity matcher) or, without one, teacher-forced argmax."""
+    model.eval()
+    if data.probe is not None:
+        return data.probe(model)
+    f = teacher_forced_correct(model, data.forget_check, pad_id, device=device)
+    r = teacher_forced_correct(model, data.retain_check, pad_id, device=device)
+    return sum(f) / len(f), (sum(r) / len(r) if r else float("nan"))
 
 
 def optimise(model, data: UnlearnData, pad_id: int, step_terms: StepTerms, names: list[str], *,
              method: str, steps: int, learning_rate: float, seed: int, log_every: int = LOG_EVERY,
-             device: str = "cpu") -> list[dict]:
+             device: str = "cpu", effective_params: int | None = None,
+             optimizer_hooks: Callable[[torch.optim.Optimizer], None] | None = None) -> list[dict]:
     """The loop every trained method shares: AdamW on the weighted sum of the step's loss terms
     over the model's trainable parameters; every term and the total must be finite. Log rows
     (step 0 before training, then every `log_every` steps and the last): the loss, each term as
-    `<name>_loss`, teacher-forced forget and retain recall, seconds, trainable parameters."""
+    `<name>_loss`, forget and retain recall (`probe_recall`), seconds, trainable parameters
+    (nominal, and `effective_params`: those that can change, e.g. without masked-out LoRA
+    columns), `steps`, and the forget and retain examples the last step read.
+    `optimizer_hooks` may register step hooks on the optimizer (e.g. a soft mask)."""
     params = [p for p in model.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in params)
     opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+    if optimizer_hooks is not None:
+        optimizer_hooks(opt)
     gen = torch.Generator().manual_seed(seed)
     log, start = [], time.perf_counter()
+    counts = {"forget_examples": 0, "retain_examples": 0}
 
     def probe(step, parts):
-        model.eval()
-        f = teacher_forced_correct(model, data.forget_check, pad_id, device=device)
-        r = teacher_forced_correct(model, data.retain_check, pad_id, device=device)
+        forget, retain = probe_recall(model, data, pad_id, device)
         model.train()
-        log.append({"step": step, **parts, "forget_recall": sum(f) / len(f),
-                    "retain_recall": sum(r) / len(r) if r else float("nan"),
-                    "seconds": time.perf_counter() - start, "trainable_params": n_trainable})
+        log.append({"step": step, **parts, "forget_recall": forget, "retain_recall": retain,
+                    "seconds": time.perf_counter() - start, "trainable_params": n_trainable,
+                    "effective_params": n_trainable if effective_params is None else effective_params,
+                    "steps": steps, **counts})
 
     probe(0, {"loss": float("nan"), **{f"{n}_loss": float("nan") for n in names}})
     model.train()
     for step in range(1, steps + 1):
         terms = step_terms(model, gen)
-        for name, (value, _) in terms.items():
+        for name, (value, _, _) in terms.items():
             check_finite(value, method, step, name)
-        loss = sum(weight * value for value, weight in terms.values())
+        counts = {"forget_examples": sum(n for k, (_, _, n) in terms.items() if k != "retain"),
+                  "retain_examples": sum(n for k, (_, _, n) in terms.items() if k == "retain")}
+        loss = sum(weight * value for value, weight, _ in terms.values())
         check_finite(loss, method, step, "total")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if step % log_every == 0 or step == steps:
             probe(step, {"loss": loss.item(), **{
-                f"{n}_loss": terms[n][0].item() if n in terms else 0.0 for n in names}})
+                f"{n}_loss": terms[n][0].item() if n in terms else None for n in names}})
     model.eval()
     return log
 
@@ -158,20 +266,36 @@ def optimise(model, data: UnlearnData, pad_id: int, step_terms: StepTerms, names
 def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, steps: int,
                      learning_rate: float, forget_batch: int, retain_batch: int,
                      unlikelihood_weight: float, retain_weight: float, neighbour_share: float,
-                     seed: int, log_every: int = LOG_EVERY, device: str = "cpu") -> list[dict]:
-    """The refusal objective: refusal CE + unlikelihood of the target title + retain CE."""
+                     seed: int, log_every: int = LOG_EVERY, device: str = "cpu",
+                     **loop) -> list[dict]:
+    """The refusal objective on `forget_batch` items of the forget pool per step: refusal CE on
+    the fact questions among them, unlikelihood of the title on the recommendation contexts, and
+    retain CE. A term with weight > 0 and no data stops the job (set its weight to 0 to turn it
+    off)."""
+    if not data.refuse:
+        raise ValueError(f"{method}: the refusal term has no data (no forget fact question)")
+    if unlikelihood_weight > 0 and not data.expose:
+        raise ValueError(f"{method}: the unlikelihood term has no data: no recommendation context "
+                         "names a forget film; set unlikelihood_weight: 0 to train without it")
+    if retain_weight > 0 and not (data.retain or data.neighbours):
+        raise ValueError(f"{method}: the retain term has no data; set retain_weight: 0")
+    n_facts = len(data.forget_check)
 
     def step_terms(model, gen):
-        terms = {"refuse": (ce_loss(model, sample_examples(data.refuse, forget_batch, gen), pad_id,
-                                    device), 1.0)}
-        if data.expose and unlikelihood_weight > 0:
-            terms["unlikelihood"] = (unlikelihood_loss(
-                model, sample_examples(data.expose, forget_batch, gen), pad_id, device), unlikelihood_weight)
+        idx = sample_forget(data, forget_batch, gen)
+        facts = [data.refuse[i] for i in idx if i < n_facts]
+        shown = [data.expose[i - n_facts] for i in idx if i >= n_facts]
+        terms = {}
+        if facts:
+            terms["refuse"] = (ce_loss(model, facts, pad_id, device), 1.0, len(facts))
+        if shown and unlikelihood_weight > 0:
+            terms["unlikelihood"] = (unlikelihood_loss(model, shown, pad_id, device),
+                                     unlikelihood_weight, len(shown))
         if retain_weight > 0:
             batch = retain_batch_examples(data, retain_batch, neighbour_share, gen)
-            terms["retain"] = (ce_loss(model, batch, pad_id, device), retain_weight)
+            terms["retain"] = (ce_loss(model, batch, pad_id, device), retain_weight, len(batch))
         return terms
 
     return optimise(model, data, pad_id, step_terms, ["refuse", "unlikelihood", "retain"],
                     method=method, steps=steps, learning_rate=learning_rate, seed=seed,
-                    log_every=log_every, device=device)
+                    log_every=log_every, device=device, **loop)

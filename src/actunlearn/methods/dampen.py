@@ -13,17 +13,17 @@ import time
 import torch
 
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
-from actunlearn.modeling import decoder_layers, teacher_forced_correct
+from actunlearn.modeling import decoder_layers
+from actunlearn.unlearn import probe_recall
 from actunlearn.ranking import top_neurons
 
 
 def recall_row(model, data, pad_id: int, device: str, step: int, start: float, **parts) -> dict:
-    """A log row with forget / retain recall (teacher forced) on the check sets."""
-    model.eval()
-    f = teacher_forced_correct(model, data.forget_check, pad_id, device=device)
-    r = teacher_forced_correct(model, data.retain_check, pad_id, device=device)
-    return {"step": step, **parts, "forget_recall": sum(f) / len(f),
-            "retain_recall": sum(r) / len(r), "seconds": time.perf_counter() - start}
+    """A log row of a method that edits weights without training: forget / retain recall on the
+    check sets (`unlearn.probe_recall`), no steps, no trainable parameters."""
+    forget, retain = probe_recall(model, data, pad_id, device)
+    return {"step": step, "trainable_params": 0, "steps": 0, **parts, "forget_recall": forget,
+            "retain_recall": retain, "seconds": time.perf_counter() - start}
 
 
 @torch.no_grad()
@@ -42,7 +42,7 @@ def dampen_columns(model, masks: dict[int, list[int]], scale: float) -> int:
     return edited
 
 
-@register("dampen")
+@register("dampen", deterministic=True)
 def dampen(ctx: UnlearnContext) -> UnlearnResult:
     """down_proj columns of the top-k ranked neurons per chosen layer times `scale`."""
     cfg, model = ctx.cfg, ctx.model
@@ -50,10 +50,10 @@ def dampen(ctx: UnlearnContext) -> UnlearnResult:
     masks = top_neurons(ctx.ranking, layers, cfg["top_k"])
     pad = ctx.tokenizer.pad_token_id
     start = time.perf_counter()
-    log = [recall_row(model, ctx.data, pad, ctx.device, 0, start, trainable_params=0,
+    log = [recall_row(model, ctx.data, pad, ctx.device, 0, start, effective_params=0,
                       edited_params=0)]
     edited = dampen_columns(model, masks, float(cfg["scale"]))
-    log.append(recall_row(model, ctx.data, pad, ctx.device, 1, start, trainable_params=0,
+    log.append(recall_row(model, ctx.data, pad, ctx.device, 1, start, effective_params=edited,
                           edited_params=edited))
     return UnlearnResult(model.eval(), log,
                          {"neuron_mask.json": {str(k): v for k, v in masks.items()}})

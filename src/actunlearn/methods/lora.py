@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from actunlearn.masked_lora import attach_masked_lora, unmasked_columns_zero
+from actunlearn.masked_lora import (SoftMask, attach_masked_lora, effective_lora_params,
+                                   unmasked_columns_zero)
 from actunlearn.methods.objectives import ascent_loss, train_objective
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
 from actunlearn.ranking import top_neurons
@@ -19,13 +20,15 @@ def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
     mask_scale = cfg.get("mask_scale", 0.0)
     model = attach_masked_lora(ctx.model, masks, cfg["rank"], cfg["alpha"], ctx.seed, mask_scale)
     extra = {"neuron_mask.json": {str(k): v for k, v in masks.items()}}
+    loop = {"effective_params": effective_lora_params(model, masks, mask_scale),
+            "optimizer_hooks": SoftMask(model, masks, mask_scale).register if mask_scale > 0 else None}
 
     def check_mask():
         if mask_scale == 0 and not unmasked_columns_zero(model, masks):
             raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
 
     if cfg["objective"] == "ascent":
-        result = train_objective(ctx, ascent_loss(ctx), model=model)
+        result = train_objective(ctx, ascent_loss(ctx), model=model, **loop)
         check_mask()
         return UnlearnResult(model, result.log, extra)
     if cfg["objective"] != "refusal":
@@ -36,7 +39,7 @@ def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
         learning_rate=cfg["learning_rate"], forget_batch=cfg["forget_batch"],
         retain_batch=cfg["retain_batch"], unlikelihood_weight=cfg["unlikelihood_weight"],
         retain_weight=cfg["retain_weight"], neighbour_share=cfg["neighbour_share"],
-        seed=ctx.seed, device=ctx.device)
+        seed=ctx.seed, device=ctx.device, **loop)
     check_mask()
     return UnlearnResult(model, log, extra)
 

@@ -1,4 +1,6 @@
-"""Objective-based unlearning baselines on the forget answers (`data.forget_check`).
+"""Objective-based unlearning baselines on the forget pool (`data.forget_check + data.expose`: fact
+questions with their gold answers and recommendation contexts with the forget title, the same
+pool and batch size as every trained method).
 
 Each method minimises `forget_loss + retain_weight * retain CE` and trains either a plain LoRA
 on `mlp.down_proj` of the chosen layers (`params: lora`, saved as an adapter) or those layers'
@@ -23,9 +25,10 @@ import torch.nn.functional as F
 from actunlearn.masked_lora import attach_masked_lora
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
 from actunlearn.modeling import batches, collate, decoder_layers, token_logprobs
-from actunlearn.unlearn import LOG_EVERY, ce_loss, optimise, retain_batch_examples
+from actunlearn.unlearn import (LOG_EVERY, ce_loss, optimise, pool_examples, retain_batch_examples,
+                                sample_forget)
 
-# (model, forget examples, their indices into data.forget_check, reference log-probs) -> loss
+# (model, forget examples, their indices into the forget pool, reference log-probs) -> loss
 ForgetLoss = Callable[[torch.nn.Module, list, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
@@ -49,7 +52,8 @@ def reference_logprobs(model, examples, pad_id: int, device: str, batch_size: in
 
 
 def trainable_setup(ctx: UnlearnContext) -> torch.nn.Module:
-    """Attach a plain LoRA (`params: lora`) or unfreeze only the chosen down_proj weights."""
+    """Attach a plain LoRA (`params: lora`) or unfreeze only the chosen down_proj weights (every
+    trainable parameter can change: nominal = effective)."""
     cfg, model = ctx.cfg, ctx.model
     layers = resolve_layers(cfg["layers"], ctx.ranking, model.config.num_hidden_layers)
     if not layers:
@@ -69,32 +73,37 @@ def trainable_setup(ctx: UnlearnContext) -> torch.nn.Module:
 
 
 def train_objective(ctx: UnlearnContext, forget_loss: ForgetLoss, *, needs_reference: bool = False,
-                    model: torch.nn.Module | None = None, log_every: int = LOG_EVERY) -> UnlearnResult:
+                    model: torch.nn.Module | None = None, log_every: int = LOG_EVERY,
+                    **loop) -> UnlearnResult:
     """forget_loss + retain_weight * retain CE, through the shared loop (unlearn.optimise).
     `model`: an already prepared trainable model (e.g. a masked LoRA); by default the one
-    `params` asks for."""
+    `params` asks for. `loop`: further optimise() settings (effective_params, optimizer_hooks)."""
     cfg, data, device = ctx.cfg, ctx.data, ctx.device
     pad_id = ctx.tokenizer.pad_token_id
-    if not data.forget_check:
-        raise ValueError(f"{ctx.method}: no forget examples")
-    ref = (reference_logprobs(ctx.model, data.forget_check, pad_id, device)
-           if needs_reference else None)
-    model = trainable_setup(ctx) if model is None else model
+    pool = data.forget_check + data.expose
+    if not pool:
+        raise ValueError(f"{ctx.method}: the forget term has no data (no forget example)")
     retain_weight = cfg["retain_weight"]
+    if retain_weight > 0 and not (data.retain or data.neighbours):
+        raise ValueError(f"{ctx.method}: the retain term has no data; set retain_weight: 0")
+    ref = reference_logprobs(ctx.model, pool, pad_id, device) if needs_reference else None
+    model = trainable_setup(ctx) if model is None else model
 
     def step_terms(model, gen):
-        idx = torch.randint(len(data.forget_check), (cfg["forget_batch"],), generator=gen)
-        examples = [data.forget_check[i] for i in idx.tolist()]
-        terms = {"forget": (forget_loss(model, examples, idx,
-                                        None if ref is None else ref[idx].to(device)), 1.0)}
+        idx = sample_forget(data, cfg["forget_batch"], gen)
+        examples = pool_examples(data, idx)
+        at = torch.tensor(idx)
+        terms = {"forget": (forget_loss(model, examples, at,
+                                        None if ref is None else ref[at].to(device)), 1.0,
+                            len(examples))}
         if retain_weight > 0:
             batch = retain_batch_examples(data, cfg["retain_batch"], cfg["neighbour_share"], gen)
-            terms["retain"] = (ce_loss(model, batch, pad_id, device), retain_weight)
+            terms["retain"] = (ce_loss(model, batch, pad_id, device), retain_weight, len(batch))
         return terms
 
     log = optimise(model, data, pad_id, step_terms, ["forget", "retain"], method=ctx.method,
                    steps=cfg["steps"], learning_rate=cfg["learning_rate"], seed=ctx.seed,
-                   log_every=log_every, device=device)
+                   log_every=log_every, device=device, **loop)
     return UnlearnResult(model, log)
 
 

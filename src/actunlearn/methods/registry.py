@@ -16,6 +16,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
+from actunlearn.config import DETERMINISTIC_METHODS
 from actunlearn.unlearn import UnlearnData
 
 
@@ -41,10 +42,16 @@ class UnlearnResult:
 METHODS: dict[str, Callable[[UnlearnContext], UnlearnResult]] = {}
 
 
-def register(name: str):
+def register(name: str, deterministic: bool = False):
+    """Register a method. `deterministic`: its output does not depend on the seed, so a study
+    runs it once (with the first seed); the workflow reads that from
+    `actunlearn.config.DETERMINISTIC_METHODS`, a light import, checked against this flag here."""
     def wrap(fn):
         if name in METHODS:
             raise ValueError(f"unlearning method {name!r} registered twice")
+        if deterministic != (name in DETERMINISTIC_METHODS):
+            raise ValueError(f"unlearning method {name!r}: deterministic={deterministic} "
+                             "disagrees with actunlearn.config.DETERMINISTIC_METHODS")
         METHODS[name] = fn
         return fn
     return wrap

@@ -14,8 +14,9 @@
                   which the retain term must then undo;
     retain_loss = the same mean of (h_theta(x_retain) - h_ref(x_retain))^2, h_ref from a frozen
                   copy of the base model (copy.deepcopy before training).
-- Forget examples: data.forget_check (forget question -> gold answer) plus data.expose
-  (recommendation prompt -> target title); retain batches from retain_batch_examples.
+- Forget examples: the forget pool every trained method shares (data.forget_check, forget
+  question -> gold answer, plus data.expose, recommendation prompt -> target title; sampled by
+  unlearn.sample_forget); retain batches from retain_batch_examples.
 - Trainable: only `mlp.down_proj.weight` of `update_layers` (a list of layer indices, each <= L,
   or `auto` = [L-1, L] clipped to >= 0). AdamW, seeded sampling; every loss goes through
   check_finite.
@@ -30,7 +31,7 @@ import torch
 from actunlearn.hooks import capture
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register
 from actunlearn.modeling import IGNORE, collate, decoder_layers
-from actunlearn.unlearn import sample_examples, optimise, retain_batch_examples
+from actunlearn.unlearn import optimise, pool_examples, retain_batch_examples, sample_forget
 
 
 def rmu_layer(layer, ranking, n_layers: int) -> int:
@@ -103,19 +104,20 @@ def rmu(ctx: UnlearnContext) -> UnlearnResult:
         p.requires_grad_(True)
     target = steering_vector(model.config.hidden_size, float(cfg["steering_coef"]), ctx.seed)
     target = target.to(ctx.device)
-    forget_pool = list(data.forget_check) + list(data.expose)
     alpha = float(cfg["alpha"])
     positions = cfg["forget_positions"]
 
     def step_terms(model, gen):
-        h, mask = layer_states(model, sample_examples(forget_pool, cfg["forget_batch"], gen), pad, layer,
-                               ctx.device, grad=True, positions=positions)
+        examples = pool_examples(data, sample_forget(data, cfg["forget_batch"], gen))
+        h, mask = layer_states(model, examples, pad, layer, ctx.device, grad=True,
+                               positions=positions)
         forget = masked_mse(h, target, mask)
         batch = retain_batch_examples(data, cfg["retain_batch"], cfg["neighbour_share"], gen)
         h, mask = layer_states(model, batch, pad, layer, ctx.device, grad=True)
         with torch.no_grad():
             ref, _ = layer_states(frozen, batch, pad, layer, ctx.device, grad=False)
-        return {"forget": (forget, 1.0), "retain": (masked_mse(h, ref, mask), alpha)}
+        return {"forget": (forget, 1.0, len(examples)),
+                "retain": (masked_mse(h, ref, mask), alpha, len(batch))}
 
     log = optimise(model, data, pad, step_terms, ["forget", "retain"], method=ctx.method,
                    steps=int(cfg["steps"]), learning_rate=cfg["learning_rate"], seed=ctx.seed,

@@ -11,7 +11,8 @@ What is computed, exactly:
   with L_s = sum over the labelled tokens of s of log p(token | prefix) (the answer
   log-likelihood), one backward pass per example (batch of 1, no padding), so this is the mean of
   per-example squared gradients, never the square of a batch gradient;
-- F_forget on `data.forget_check`, F_retain on `data.retain_check`;
+- F_forget on `data.forget_check`, F_retain on `data.retain_check` (a seeded sample of retain
+  questions: the seed varies this sample, the method's one stochastic input);
 - for every element with F_forget[j] > alpha * F_retain[j]:
       theta_j <- theta_j * min(dampening * F_retain[j] / F_forget[j], 1)
   (`dampening` is SSD's lambda); all other elements, including any with F_forget = 0, are left
@@ -100,13 +101,13 @@ def ssd(ctx: UnlearnContext) -> UnlearnResult:
     model.eval()
     params = selected_parameters(model, list(cfg["modules"]))
     start = time.perf_counter()
-    log = [recall_row(model, ctx.data, pad, ctx.device, 0, start, trainable_params=0,
+    log = [recall_row(model, ctx.data, pad, ctx.device, 0, start, effective_params=0,
                       edited_params=0, dampened_params=0)]
     f_forget = diagonal_fisher(model, params, ctx.data.forget_check, pad, ctx.device)
     f_retain = diagonal_fisher(model, params, ctx.data.retain_check, pad, ctx.device)
     before = {n: p.detach().clone() for n, p in params.items()}
     count = apply_ssd(params, f_forget, f_retain, float(cfg["alpha"]), float(cfg["dampening"]))
     edited = sum(int((p.detach() != before[n]).sum()) for n, p in params.items())
-    log.append(recall_row(model, ctx.data, pad, ctx.device, 1, start, trainable_params=0,
+    log.append(recall_row(model, ctx.data, pad, ctx.device, 1, start, effective_params=edited,
                           edited_params=edited, dampened_params=count))
     return UnlearnResult(model.eval(), log)

@@ -1,0 +1,55 @@
+"""docs/results.md and the README block are generated: verdicts follow the numbers."""
+import pandas as pd
+import pytest
+
+from actunlearn.results_doc import README_BEGIN, README_END, fill_readme, render, verdicts
+
+
+def _results(rows):
+    out = []
+    for method, metric, estimate, low, high in rows:
+        out.append({"method": method, "metric": metric, "split": "held_out", "film": "all",
+                    "estimate": estimate, "low": low, "high": high, "n_seeds": 3, "n_films": 5,
+                    "n_facts": 25})
+    return pd.DataFrame(out)
+
+
+RESULTS = _results([
+    ("base", "forget_recall", 1.0, 0.9, 1.0), ("base", "neighbour_recall", 0.9, 0.8, 1.0),
+    ("base", "retain_recall", 0.9, 0.8, 1.0),
+    ("retain_ref", "forget_recall", 0.1, 0.0, 0.2),
+    ("masked_lora", "forget_recall", 0.12, 0.05, 0.2),
+    ("masked_lora", "neighbour_recall", 0.85, 0.8, 0.9),
+    ("masked_lora", "retain_recall", 0.88, 0.8, 0.9),
+    ("npo", "forget_recall", 0.0, 0.0, 0.1), ("npo", "neighbour_recall", 0.2, 0.1, 0.3),
+    ("npo", "retain_recall", 0.3, 0.2, 0.4)])
+DIFFS = pd.DataFrame([{"method": "lora", "metric": "forget_recall", "estimate": -0.2,
+                       "low": -0.3, "high": -0.1},
+                      {"method": "lora", "metric": "neighbour_recall", "estimate": 0.05,
+                       "low": -0.02, "high": 0.1}])
+
+
+def test_verdicts_follow_the_numbers():
+    lines = verdicts(RESULTS, DIFFS)
+    text = "\n".join(lines)
+    assert "Meet the criterion: masked_lora" in text
+    assert "Miss it: npo (neighbours 0.2 [0.1, 0.3] vs base 0.9, retain" in text
+    assert "masked_lora minus lora" in text and "forget -0.2 [-0.3, -0.1];" in text
+    assert "neighbours +0.05 [-0.02, +0.1] (not detectable)" in text
+    # a method above the reference + 0.05 does not forget
+    worse = RESULTS.copy()
+    worse.loc[(worse.method == "masked_lora") & (worse.metric == "forget_recall"), "estimate"] = 0.2
+    assert "No method meets the criterion." in verdicts(worse, DIFFS)
+
+
+def test_readme_block_is_filled_from_the_generated_results():
+    doc = render({"testbed": {"results": RESULTS, "differences": DIFFS, "tables": {}}},
+                 {"commit": "abc1234", "cores": 2})
+    readme = f"# x\n\nintro\n{README_BEGIN}\nold numbers\n{README_END}\nrest\n"
+    filled = fill_readme(readme, doc)
+    assert "old numbers" not in filled and "Run: commit abc1234, cores 2." in filled
+    assert "**testbed**" in filled and "Meet the criterion: masked_lora" in filled
+    assert filled.startswith("# x\n\nintro\n") and filled.endswith(f"{README_END}\nrest\n")
+    assert fill_readme(filled, doc) == filled  # idempotent
+    with pytest.raises(ValueError, match="markers"):
+        fill_readme("# no markers\n", doc)
