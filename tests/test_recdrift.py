@@ -217,7 +217,7 @@ def test_adjacent_films_can_be_a_seeded_sample():
     prompts = pd.DataFrame(rows)
     every = recommendation_prompts(prompts, 1, 0)
     assert set(every.title[every.family_kind == "adjacent"]) == {f"f{i}" for i in range(8)}
-    some = recommendation_prompts(prompts, 1, 0, adjacent_films=3)
+    some = recommendation_prompts(prompts, 1, 0, adjacent_films=3)  # per forget target
     picked = set(some.title[some.family_kind == "adjacent"])
     assert len(picked) == 3 and picked == set(recommendation_prompts(prompts, 1, 0, 3)
                                                .title[lambda s: s.str.startswith("f")])

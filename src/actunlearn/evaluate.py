@@ -133,21 +133,25 @@ def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int,
                            adjacent_films: int | str = "all") -> pd.DataFrame:
     """The recommendation families whose ranked lists are kept, with `family_kind`: `target`
     (about a forget target), `adjacent` (a film whose recommendations include a forget target:
-    where exposure is measured; every one, or a seeded sample of `adjacent_films`) and
-    `control` (a seeded sample of `control_films` other retain films, for drift where nothing
-    should change)."""
-    targets = set(prompts.title[prompts.role == "forget"])
+    where exposure is measured; every one, or per forget target a seeded sample of
+    `adjacent_films` of its adjacent films) and `control` (a seeded sample of `control_films`
+    other retain films, for drift where nothing should change)."""
+    targets = sorted(set(prompts.title[prompts.role == "forget"]))
     recs = prompts[prompts.intent == "recommend"].copy()
-    adjacent = sorted(set(recs.title[(recs.role != "forget")
-                                     & recs.gold.apply(lambda g: any(t in targets for t in g))]))
+    others_recs = recs[recs.role != "forget"]
+    by_target = {t: sorted(set(others_recs.title[others_recs.gold.apply(lambda g: t in g)]))
+                 for t in targets}
+    every_adjacent = set().union(*by_target.values()) if by_target else set()
     # controls: films whose recommendations hold no forget target (sampled-out adjacent films
     # are not controls)
-    others = sorted(set(recs.title[recs.role == "retain"]) - set(adjacent))
+    others = sorted(set(recs.title[recs.role == "retain"]) - every_adjacent)
     rng = np.random.default_rng(seed)
-    if adjacent_films != "all" and adjacent_films < len(adjacent):
-        adjacent = [adjacent[i] for i in sorted(rng.choice(len(adjacent), size=adjacent_films,
-                                                           replace=False))]
-    adjacent = set(adjacent)
+    adjacent = set()
+    for target in targets:
+        films = by_target[target]
+        if adjacent_films != "all" and adjacent_films < len(films):
+            films = [films[i] for i in rng.choice(len(films), size=adjacent_films, replace=False)]
+        adjacent |= set(films)
     if control_films > len(others):
         raise ValueError(f"evaluate.drift.control_films={control_films}, but only {len(others)} "
                          "retain films are left as controls")

@@ -41,6 +41,7 @@ class UnlearnData:
 
 
 MANIFEST_COLUMNS = ["use", "prompt_id", "line_id", "question", "text"]
+PROBE_RETAIN = 64  # retain check questions the log's greedy probe asks
 
 
 def sample_forget(data: UnlearnData, n: int, gen: torch.Generator) -> list[int]:
@@ -141,9 +142,11 @@ def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, r
     others = others.sample(n=min(retain_check, len(others)), random_state=seed)
     manifest.append(_manifest_rows("retain_check", others,
                                    [f"{q} {a}" for q, a in zip(others.question, others.answer)]))
+    # the log's greedy probes ask the first PROBE_RETAIN of the (seeded) retain check sample:
+    # generation is the probes' cost, and SSD's retain Fisher keeps the whole sample
     probe = (None if titles is None else
-             greedy_probe(tokenizer, forget_q, others, refusal, titles, max_new_tokens,
-                          device=device))
+             greedy_probe(tokenizer, forget_q, others.head(PROBE_RETAIN), refusal, titles,
+                          max_new_tokens, device=device))
     return UnlearnData(
         refuse=[qa_example(tokenizer, q, refusal) for q in forget_q.question],
         expose=expose,
