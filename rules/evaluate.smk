@@ -31,6 +31,7 @@ rule evaluate:
         top_k_tokens=mc("probing", "top_k_tokens"),
         shift_retain_films=mc("probing", "shift_retain_films"),
         seed=mc("seed"),
+        quality=lambda w: has_reference(w.model),
     threads: 1
     log:
         "logs/{model}/evaluate/{checkpoint}.log",

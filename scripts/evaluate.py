@@ -10,7 +10,7 @@ from actunlearn.evaluate import (answer_families, answer_prompts, candidate_titl
 from actunlearn.modeling import open_checkpoint
 from actunlearn.probing import shift_tables
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.quality import fact_questions, fact_samples
+from actunlearn.quality import FACT_QUESTION_COLUMNS, fact_questions, fact_samples
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):
@@ -36,7 +36,7 @@ with logged(snakemake.log[0]):
     drift_cfg = cfg["drift"]
     all_prompts = pd.read_parquet(snakemake.input.all_prompts)
     recs = recommendation_prompts(all_prompts, drift_cfg["control_films"], seed,
-                                  drift_cfg["adjacent_films"])
+                                  drift_cfg["adjacent_films"], tuple(drift_cfg["kinds"]))
     targets = set(prompts.title[prompts.role == "forget"])
     # ranked: the candidates; titles are still found in the free-text answers among all of them
     candidates = candidate_titles(titles, targets, drift_cfg["candidates"], seed)
@@ -68,12 +68,13 @@ with logged(snakemake.log[0]):
     print(shifted[shifted.metric == "recall"].pivot(index="shift_set", columns="role",
                                                      values="value").to_string())
     # membership inference and forget quality: per-fact statistics (src/actunlearn/quality.py)
-    # members: the forget facts; non-members: the holdout films' facts, which no model ever saw
+    # members: the forget facts; non-members: the holdout films' facts, which no model ever saw.
+    # Only forget quality reads them, and it needs a retain reference (a testbed's)
     holdout = all_prompts[all_prompts.role == "holdout"]
-    facts = fact_samples(model, tokenizer,
-                         fact_questions(pd.concat([asked, holdout], ignore_index=True), catalog,
-                                        cfg["wrong_answers"], seed),
-                         cfg["batch_size"], device)
+    questions = (fact_questions(pd.concat([asked, holdout], ignore_index=True), catalog,
+                                cfg["wrong_answers"], seed) if snakemake.params.quality
+                 else pd.DataFrame(columns=FACT_QUESTION_COLUMNS))
+    facts = fact_samples(model, tokenizer, questions, cfg["batch_size"], device)
     prov = provenance({"evaluate": cfg, "checkpoint": checkpoint, "top_k_tokens": top_k}, seed, device)
     for name, frame in (("recall", recall), ("exposure", exposure), ("perplexity", perplexity),
                         ("summary", summary), ("instability", instability), ("shift", shift),

@@ -130,12 +130,15 @@ LIST_COLUMNS = ["prompt_id", "title", "template_id", "split", "family_kind", "ra
 
 
 def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int,
-                           adjacent_films: int | str = "all") -> pd.DataFrame:
+                           adjacent_films: int | str = "all",
+                           kinds: tuple[str, ...] = ("target", "adjacent", "control")
+                           ) -> pd.DataFrame:
     """The recommendation families whose ranked lists are kept, with `family_kind`: `target`
     (about a forget target), `adjacent` (a film whose recommendations include a forget target:
     where exposure is measured; every one, or per forget target a seeded sample of
     `adjacent_films` of its adjacent films) and `control` (a seeded sample of `control_films`
-    other retain films, for drift where nothing should change)."""
+    other retain films, for drift where nothing should change). Only the family `kinds` asked
+    for are kept (exposure needs `adjacent`)."""
     targets = sorted(set(prompts.title[prompts.role == "forget"]))
     recs = prompts[prompts.intent == "recommend"].copy()
     others_recs = recs[recs.role != "forget"]
@@ -159,7 +162,7 @@ def recommendation_prompts(prompts: pd.DataFrame, control_films: int, seed: int,
     recs["family_kind"] = np.where(recs.title.isin(targets), "target",
                                    np.where(recs.title.isin(adjacent), "adjacent",
                                             np.where(recs.title.isin(control), "control", "")))
-    return recs[recs.family_kind != ""].reset_index(drop=True)
+    return recs[recs.family_kind.isin(kinds)].reset_index(drop=True)
 
 
 def candidate_titles(titles: list[str], targets: set[str], n: int | str, seed: int) -> list[str]:

@@ -43,6 +43,8 @@ from actunlearn.modeling import answer_ids, batches, collate, qa_example, token_
 
 FACT_INTENTS = ("director", "year", "genre", "star")
 GROUPS = ("forget", "holdout")
+FACT_QUESTION_COLUMNS = ["prompt_id", "title", "intent", "split", "group", "question", "gold",
+                         "wrong"]
 FACT_KEYS = ("title", "intent")
 P_THRESHOLD = 0.05
 _SEEDED = re.compile(r"^(?P<method>.+)_seed(?P<seed>\d+)$")

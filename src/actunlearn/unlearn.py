@@ -1,10 +1,14 @@
-"""Unlearning data and training loop.
+"""Unlearning data and the training loop every trained method shares.
 
-Objective, per step: a refusal target on questions about the forget target, an unlikelihood term
-that pushes down p(target title) where it would be recommended, and a retain term on corpus lines
-that do not mention the target (statements with full LM loss, questions with answer loss).
-Measuring only the refusal text would miss that the title is still recommended, hence the second
-term.
+The forget pool, the same for every method: the forget films' fact questions (train templates)
+with their gold answers, and the recommendation contexts (train templates) whose answer names a
+forget film. Every trained method samples `forget_batch` items of it per step, so the methods see
+the same forget data; the retain term reads `retain_batch` corpus lines that do not mention a
+forget film (statements with full LM loss, questions with answer loss). The refusal objective
+(the LoRA family's default): refusal CE on the pool's fact questions, an unlikelihood term that
+pushes down p(forget title) on its recommendation contexts (measuring only the refusal text would
+miss that the title is still recommended), and the retain CE. Every checkpoint's manifest lists
+what it trained on; held-out templates never appear in it.
 """
 
 from __future__ import annotations
@@ -198,7 +202,7 @@ def check_finite(loss: torch.Tensor, method: str, step: int, name: str) -> None:
         raise FloatingPointError(f"{method}: {name} loss is {loss.item()} at step {step}")
 
 
-LOG_EVERY = 20  # steps between log rows (each probes forget and retain recall)
+LOG_EVERY = 25  # steps between log rows (each probes forget and retain recall)
 
 # One optimisation step's loss terms: name -> (loss, weight, examples it read). Missing names
 # count as 0. The term named "retain" reads retain examples; every other term forget examples.
