@@ -57,7 +57,15 @@ with logged(snakemake.log[0]):
         data = build_unlearn_data(tokenizer, p, c, snakemake.params.refusal, seed=seed,
                                   titles=catalog.title.tolist(),
                                   max_new_tokens=snakemake.params.max_new_tokens, device=device)
-        result = run_method(UnlearnContext(method, model, tokenizer, data, ranking, cfg, seed, device))
+        step_cfg = cfg
+        if not data.expose and cfg.get("unlikelihood_weight", 0) > 0:
+            # stated, not silent: a target that no remaining film recommends has no exposure
+            # context, so this step trains without the unlikelihood term (log: unlikelihood_off)
+            print(f"step {step}: no recommendation context names {target!r}: the unlikelihood "
+                  "term is off for this step")
+            step_cfg = {**cfg, "unlikelihood_weight": 0.0}
+        result = run_method(UnlearnContext(method, model, tokenizer, data, ranking, step_cfg,
+                                           seed, device))
         model = merged_model(result.model)
         folder = out / f"step{step}"
         model.save_pretrained(folder)
@@ -66,7 +74,8 @@ with logged(snakemake.log[0]):
             prov | {"step": step, "target": target, "forgotten_before": targets[:step - 1]},
             indent=2, default=str))
         print(f"step {step}: forgot {target!r}; last log row {result.log[-1]}")
-        logs += [{"sequence_step": step, "target": target, **row} for row in result.log]
+        logs += [{"sequence_step": step, "target": target,
+                  "unlikelihood_off": step_cfg is not cfg, **row} for row in result.log]
         manifests.append(data.manifest.assign(sequence_step=step, target=target))
         rankings.append(ranking.assign(sequence_step=step, target=target))
     frames = {"log": pd.DataFrame(logs), "ranking": pd.concat(rankings, ignore_index=True),

@@ -140,7 +140,8 @@ def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path
     assert counts == {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1, "unlearn_sequence": 1,
                       "evaluate_sequence": 1, "recommendation_drift": 1, "forget_quality": 1,
                       "summarise_methods": 1, "build_tables": 1, "build_report": 1,
-                      "build_study_tables": 1, "build_study_report": 1, "all": 1}
+                      "build_study_tables": 1, "build_study_report": 1, "write_results": 1,
+                      "all": 1}
 
 
 def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
