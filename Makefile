@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 study: install
 	@start=$$(date +%s); $(VENV)/bin/snakemake --cores $(CORES) && \
 	  echo $$(( $$(date +%s) - start )) > results/study_seconds.txt && \
-	  $(VENV)/bin/snakemake --cores 1 docs/results.md --forcerun write_results && \
+	  $(VENV)/bin/snakemake --cores $(CORES) docs/results.md --forcerun write_results && \
 	  $(PY) -m actunlearn.results_doc README.md docs/results.md
 
 test: install

@@ -149,13 +149,13 @@ def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study,
     overlay.write_text(yaml.safe_dump({"ranking": {"scores": ["saliency", "contrast"]}}))
     out = _snakemake(study, "-n", "--configfile", TINY, str(overlay))
     counts = _job_counts(out)
-    # both LoRA runs read the ranking (random_mask_lora for its layer selection)
-    assert counts["rank_neurons"] == 1 and counts["unlearn"] == 2
+    # every run reads the ranking (random_mask_lora and npo for their layer selection)
+    assert counts["rank_neurons"] == 1 and counts["unlearn"] == 3
     assert counts["unlearn_sequence"] == 1  # ranks each step with the same settings
     for upstream in ("train_testbed", "score_neurons", "contrast_neurons", "activation_overlap"):
         assert upstream not in counts
     # only the unlearned checkpoint's activations are dumped again, never the base model's
-    assert counts["evaluate_unlearned"] == 2 and "dump_activations" not in counts
+    assert counts["evaluate_unlearned"] == 3 and "dump_activations" not in counts
     assert "output: results/testbed/activations/base.parquet" not in out
 
 

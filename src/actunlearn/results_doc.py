@@ -90,9 +90,14 @@ def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
             if (control, metric) not in d.index:
                 continue
             row = d.loc[(control, metric)]
-            detected = pd.notna(row.low) and (row.low > 0 or row.high < 0)
-            parts.append(f"{label} {row.estimate:+.3g} [{row.low:+.3g}, {row.high:+.3g}]"
-                         + ("" if detected else " (not detectable)"))
+            if pd.isna(row.low):
+                parts.append(f"{label} {row.estimate:+.3g} (no interval: one seed, film and fact)")
+            elif row.low == row.high:
+                parts.append(f"{label} {row.estimate:+.3g} (no variation)")
+            else:
+                detected = row.low > 0 or row.high < 0
+                parts.append(f"{label} {row.estimate:+.3g} [{row.low:+.3g}, {row.high:+.3g}]"
+                             + ("" if detected else " (not detectable)"))
         lines.append(f"masked_lora minus {control}, paired by seed, film and fact: "
                      + "; ".join(parts) + ".")
     return lines
