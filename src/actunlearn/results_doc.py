@@ -111,11 +111,13 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 BEGIN, END = "<!-- verdict:begin -->", "<!-- verdict:end -->"
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+README_SKIP = ("- Miss it:", "- Probability of the forget titles")
 
 
 def readme_block(results_md: str) -> str:
     """The README's results block from docs/results.md: the run line and each model's verdict
-    sentences, under the model's heading."""
+    sentences under the model's heading, less the per-method detail (which methods miss the
+    criterion and why, exposure per method), which stays in docs/results.md."""
     lines, out, model = results_md.splitlines(), [], None
     run = next((line for line in lines if line.startswith("Run: ")), "")
     inside = False
@@ -128,7 +130,7 @@ def readme_block(results_md: str) -> str:
         elif line == END:
             inside = False
             out.append("")
-        elif inside:
+        elif inside and not line.startswith(README_SKIP):
             out.append(line)
     return "\n".join([run, "", *out]).strip()
 
