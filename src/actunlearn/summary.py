@@ -132,18 +132,6 @@ def method_results(recall: pd.DataFrame, exposure: pd.DataFrame, summary: pd.Dat
     return out[COLUMNS]
 
 
-def run_table(logs: pd.DataFrame) -> pd.DataFrame:
-    """Per method, from the unlearning logs: runs, the step budget and the examples per step
-    (the last step's), nominal and effective trainable parameters, mean wall time."""
-    last = logs.sort_values("step").groupby("checkpoint").tail(1)
-    agg = last.groupby("method", sort=True).agg(
-        runs=("seed", "nunique"), steps=("steps", "max"),
-        forget_examples=("forget_examples", "max"), retain_examples=("retain_examples", "max"),
-        trainable_params=("trainable_params", "max"), effective_params=("effective_params", "max"),
-        seconds=("seconds", "mean"))
-    return agg.reset_index()
-
-
 HEADLINE = ("forget_recall", "neighbour_recall", "retain_recall", "exposure_prob")
 
 
