@@ -49,7 +49,8 @@ with logged(snakemake.log[0]):
                             "response"]].copy()
     recommendations["ranked"] = [ranked[pid] for pid in recommendations.prompt_id]
     recommendations["extracted"] = [extract_titles(r, titles) for r in recommendations.response]
-    perplexity = perplexity_samples(model, tokenizer, corpus, cfg["batch_size"], device)
+    perplexity = perplexity_samples(model, tokenizer, corpus, cfg["batch_size"], device,
+                                    cfg["perplexity_lines"], seed)
     summary = summarise(recall, exposure, perplexity)
     print(f"{len(asked)} of {len(prompts)} prompts evaluated")
     print(summary.to_string())

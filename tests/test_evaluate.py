@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from actunlearn.corpus import evaluation_prompts
-from actunlearn.evaluate import answer_families, summarise
+from actunlearn.evaluate import answer_families, perplexity_samples, summarise
 from actunlearn.matching import is_correct
 from actunlearn.text import normalise_text
 from actunlearn.instability import family_instability
-from actunlearn.modeling import (answer_ids, collate, continuation_logprobs, prompt_ids, qa_example,
-                                 sequence_logprob)
+from actunlearn.modeling import (answer_ids, collate, continuation_logprobs, length_chunks, prompt_ids,
+                                 qa_example, sequence_logprob)
 
 
 def test_answer_matching_is_normalised():
@@ -89,3 +89,33 @@ def test_shared_prefix_scores_equal_full_sequence_scores(tiny_model, tokenizer):
                                    [answer_ids(tokenizer, a) for a in answers], batch_size=3)
     assert torch.allclose(full, shared, atol=1e-5)
     assert len(set(shared.tolist())) == len(answers)  # the candidates really differ
+    # batched by length, returned in the given order: one per batch and all in one agree
+    alone = continuation_logprobs(tiny_model, prompt_ids(tokenizer, question),
+                                  [answer_ids(tokenizer, a) for a in answers], batch_size=1)
+    assert torch.allclose(alone, shared, atol=1e-5)
+
+
+def test_length_chunks_cover_every_item_once_within_the_padding_bound():
+    lengths = [2, 13, 3, 2, 7, 7, 4, 2, 12, 3, 5, 2, 2, 6]
+    chunks = length_chunks(lengths, batch_size=4, slack=1.25)
+    assert sorted(i for c in chunks for i in c) == list(range(len(lengths)))
+    for c in chunks:
+        assert len(c) <= 4
+        assert len(c) * max(lengths[i] for i in c) <= 1.25 * sum(lengths[i] for i in c)
+    # items of one length fill batches of batch_size; a long item never pads a short batch
+    assert length_chunks([3] * 5, 2) == [[0, 1], [2, 3], [4]]
+    assert length_chunks([2, 10], 8) == [[0], [1]]
+
+
+def test_perplexity_sample_keeps_every_forget_line(tiny_model, tokenizer):
+    forget = [True, False, False, True, False, False, False, False]
+    corpus = pd.DataFrame({"line_id": range(8), "title": list("abcdefgh"), "forget": forget,
+                           "split": ["held_out"] * 7 + ["train"],
+                           "text": ["Inception was directed by Christopher Nolan"] * 8})
+    every = perplexity_samples(tiny_model, tokenizer, corpus, 4)
+    assert every.line_id.tolist() == list(range(7))
+    sample = perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=2, seed=1)
+    assert sample.forget.sum() == 2 and (~sample.forget).sum() == 2
+    assert set(sample.line_id) <= set(every.line_id)
+    assert sample.equals(perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=2, seed=1))
+    assert (~perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=99).forget).sum() == 5

@@ -7,16 +7,14 @@ NaN and never clamped to a bound.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from actunlearn.matching import matcher, normalise_title_text  # noqa: F401 (re-exported)
 from actunlearn.stats import jaccard
 
 
@@ -25,65 +23,12 @@ def _sps():
     from scipy import stats
     return stats
 
-ARTICLES = ("the", "a", "an")
-
-# A list marker at the start of a line: "1. ", "12) ", "- ", "* ", "+ ", "• ".
-_LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d+[.)])[ \t]+", re.MULTILINE)
-# A year in parentheses: "(2010)", "( 1999 )".
-_YEAR = re.compile(r"\(\s*\d{4}\s*\)")
-# Everything that is not a letter or a digit (underscore included: markdown italics).
-_NON_ALNUM = re.compile(r"[\W_]+")
-# Catalog suffix convention: "Matrix, The", "Beautiful Mind, A".
-_ARTICLE_SUFFIX = re.compile(r",\s*(the|a|an)\s*$", re.IGNORECASE)
-
-
 # ---------------------------------------------------------------- title extraction
 
 
-def normalise_title_text(text: str) -> str:
-    """The normalised form used to match titles, applied alike to answers and catalog titles:
-
-    1. accents removed (NFKD, combining marks dropped) and case folded ("Amélie" -> "amelie");
-    2. every year in parentheses, "(2010)", removed;
-    3. "&" replaced by " and ";
-    4. every character that is not a letter or digit (quotes straight or curly, apostrophes,
-       markdown `*` and `_`, punctuation, hyphens) replaced by a space;
-    5. whitespace collapsed to single spaces and stripped.
-
-    So "**Schindler’s List** (1993)" -> "schindler s list" and "Matrix, The" -> "matrix the".
-    """
-    s = unicodedata.normalize("NFKD", text)
-    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
-    s = _YEAR.sub(" ", s)
-    s = s.replace("&", " and ")
-    return " ".join(_NON_ALNUM.sub(" ", s).split())
-
-
-@functools.lru_cache(maxsize=8)
-def _title_index(titles: tuple[str, ...]) -> tuple[dict[tuple[str, ...], str], int]:
-    """Word-tuple -> catalog title, for every title's normalised form and its article variant."""
-    canonical: list[tuple[tuple[str, ...], str]] = []
-    variants: list[tuple[tuple[str, ...], str]] = []
-    for title in titles:
-        if not isinstance(title, str):
-            raise ValueError(f"extract_titles: catalog title {title!r} is not a string")
-        words = tuple(normalise_title_text(title).split())
-        if not words:
-            raise ValueError(f"extract_titles: catalog title {title!r} has no letters or digits")
-        canonical.append((words, title))
-        if len(words) > 1 and words[0] in ARTICLES:  # "The Matrix" -> also "matrix the"
-            variants.append((words[1:] + words[:1], title))
-        stripped = _YEAR.sub(" ", title).strip()
-        if len(words) > 1 and _ARTICLE_SUFFIX.search(stripped):  # "Matrix, The" -> "the matrix"
-            variants.append((words[-1:] + words[:-1], title))
-    index: dict[tuple[str, ...], str] = {}
-    for words, title in canonical + variants:  # a real title beats another's variant; first wins
-        index.setdefault(words, title)
-    return index, max((len(w) for w in index), default=0)
-
-
 def extract_titles(text: str, titles: list[str]) -> list[str]:
-    """The catalog titles mentioned in `text`, in order of first appearance, without repeats.
+    """The catalog titles mentioned in `text`, in order of first appearance, without repeats:
+    `matching.EntityMatcher.mentions`, the one matcher of recall, refusals and probes.
 
     List markers at line starts ("1. ", "- ") are removed, then text and titles are put in the
     form of `normalise_title_text` and split into words. A title matches a run of whole words
@@ -92,27 +37,15 @@ def extract_titles(text: str, titles: list[str]) -> list[str]:
     matches "the matrix" (likewise "A", "An"). Scanning left to right, the longest match at each
     word is taken and the scan resumes after it, so "The Dark Knight Rises" does not also yield
     "The Dark Knight", and "Up" never matches inside "Upside". When two catalog titles share a
-    form, a title's own form beats another's article variant, then catalog order decides.
+    form, a title's own form beats another's article variant, then catalog order decides. A year
+    in parentheses is a word, so "(1917)" names the film 1917.
     Raises ValueError when `text` is not a string or a catalog title is empty after normalising.
     """
     if not isinstance(text, str):
         raise ValueError(f"extract_titles: text must be a string, got {type(text).__name__}")
     if isinstance(titles, str):
         raise ValueError("extract_titles: titles must be a list of titles, not one string")
-    index, longest = _title_index(tuple(titles))
-    words = normalise_title_text(_LIST_MARKER.sub("", text)).split()
-    found: dict[str, None] = {}
-    i = 0
-    while i < len(words):
-        for n in range(min(longest, len(words) - i), 0, -1):
-            title = index.get(tuple(words[i:i + n]))
-            if title is not None:
-                found.setdefault(title, None)
-                i += n
-                break
-        else:
-            i += 1
-    return list(found)
+    return matcher(tuple(titles)).mentions(text)
 
 
 # ---------------------------------------------------------------- ranked-list agreement

@@ -4,12 +4,12 @@
 credit: "The Dark Knight" is inside "The Dark Knight Rises", "Her" inside "other", "2010" inside
 "20101". Here an answer is read as a sequence of entity mentions instead.
 
-The rule. The answer is put in the form of `actunlearn.drift.normalise_title_text` (accents and
+The rule. The answer is put in the form of `normalise_title_text` (accents and
 case folded, punctuation to spaces), with two changes so that years survive as words: a year in
 parentheses, "(2010)", is kept as the word "2010" (normalise_title_text drops it), and a line
 starting "2010. " is not taken for a list marker. The known entities are the catalog titles (with
-their article variants, "Matrix, The" <-> "The Matrix", as in `actunlearn.drift.extract_titles`)
-and the strings of the call (gold answers, the refusal, leak strings). Scanning the words left to
+their article variants, "Matrix, The" <-> "The Matrix"; `actunlearn.drift.extract_titles` is
+`EntityMatcher.mentions`) and the strings of the call (gold answers, the refusal, leak strings). Scanning the words left to
 right, the longest entity starting at each word is taken and the scan resumes after it. A gold
 string matches when it is one of the entities so found; hence it must appear as whole words, and
 not inside a longer catalog title or longer gold string:
@@ -34,11 +34,65 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable
 
-from actunlearn.drift import _LIST_MARKER, _YEAR, _title_index, normalise_title_text
+ARTICLES = ("the", "a", "an")
+
+# A list marker at the start of a line: "1. ", "12) ", "- ", "* ", "+ ", "• ".
+_LIST_MARKER = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d+[.)])[ \t]+", re.MULTILINE)
+# A year in parentheses: "(2010)", "( 1999 )".
+_YEAR = re.compile(r"\(\s*\d{4}\s*\)")
+# Everything that is not a letter or a digit (underscore included: markdown italics).
+_NON_ALNUM = re.compile(r"[\W_]+")
+# Catalog suffix convention: "Matrix, The", "Beautiful Mind, A".
+_ARTICLE_SUFFIX = re.compile(r",\s*(the|a|an)\s*$", re.IGNORECASE)
+
 
 _FOUR_DIGITS = re.compile(r"\d{4}")
+
+
+def normalise_title_text(text: str) -> str:
+    """The normalised form used to match titles, applied alike to answers and catalog titles:
+
+    1. accents removed (NFKD, combining marks dropped) and case folded ("Amélie" -> "amelie");
+    2. every year in parentheses, "(2010)", removed;
+    3. "&" replaced by " and ";
+    4. every character that is not a letter or digit (quotes straight or curly, apostrophes,
+       markdown `*` and `_`, punctuation, hyphens) replaced by a space;
+    5. whitespace collapsed to single spaces and stripped.
+
+    So "**Schindler’s List** (1993)" -> "schindler s list" and "Matrix, The" -> "matrix the".
+    """
+    s = unicodedata.normalize("NFKD", text)
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    s = _YEAR.sub(" ", s)
+    s = s.replace("&", " and ")
+    return " ".join(_NON_ALNUM.sub(" ", s).split())
+
+
+@functools.lru_cache(maxsize=8)
+def _title_index(titles: tuple[str, ...]) -> tuple[dict[tuple[str, ...], str], int]:
+    """Word-tuple -> catalog title, for every title's normalised form and its article variant."""
+    canonical: list[tuple[tuple[str, ...], str]] = []
+    variants: list[tuple[tuple[str, ...], str]] = []
+    for title in titles:
+        if not isinstance(title, str):
+            raise ValueError(f"extract_titles: catalog title {title!r} is not a string")
+        words = tuple(normalise_title_text(title).split())
+        if not words:
+            raise ValueError(f"extract_titles: catalog title {title!r} has no letters or digits")
+        canonical.append((words, title))
+        if len(words) > 1 and words[0] in ARTICLES:  # "The Matrix" -> also "matrix the"
+            variants.append((words[1:] + words[:1], title))
+        stripped = _YEAR.sub(" ", title).strip()
+        if len(words) > 1 and _ARTICLE_SUFFIX.search(stripped):  # "Matrix, The" -> "the matrix"
+            variants.append((words[-1:] + words[:-1], title))
+    index: dict[tuple[str, ...], str] = {}
+    for words, title in canonical + variants:  # a real title beats another's variant; first wins
+        index.setdefault(words, title)
+    return index, max((len(w) for w in index), default=0)
+
 
 
 def _keep_year_marker(m: re.Match) -> str:

@@ -180,23 +180,43 @@ def _cache_kwarg(model) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
+def length_chunks(lengths: list[int], batch_size: int, slack: float = 1.25) -> list[list[int]]:
+    """Indices grouped into batches of at most `batch_size` items of similar length: in order of
+    length, a batch closes when one more item would make its padded cells exceed `slack` times
+    its real ones. Titles range from 2 to 13 tokens; batching them in catalog order padded the
+    scored cells 2.5-fold."""
+    chunks, chunk, real = [], [], 0
+    for i in sorted(range(len(lengths)), key=lambda i: (lengths[i], i)):
+        padded = (len(chunk) + 1) * lengths[i]
+        if chunk and (len(chunk) == batch_size or padded > slack * (real + lengths[i])):
+            chunks.append(chunk)
+            chunk, real = [], 0
+        chunk.append(i)
+        real += lengths[i]
+    return chunks + ([chunk] if chunk else [])
+
+
 @torch.no_grad()
 def continuation_logprobs(model, prompt: list[int], continuations: list[list[int]],
                           batch_size: int, device: str = "cpu") -> torch.Tensor:
     """log p(continuation | prompt) summed over its tokens, for many continuations of one
     prompt: the prompt runs once and its key/value cache is shared (equal to scoring each full
-    sequence; tested). Falls back to full sequences for a model that returns no cache."""
+    sequence; tested); continuations are batched by length (`length_chunks`). Falls back to full
+    sequences for a model that returns no cache."""
     p = torch.tensor([prompt], device=device)
     out = model(input_ids=p, use_cache=True)
     cache = _cache_of(out)
+    chunks = length_chunks([len(c) for c in continuations], batch_size)
+    scores = torch.empty(len(continuations))
     if cache is None or not hasattr(cache, "batch_repeat_interleave"):
-        examples = [(prompt + c, [IGNORE] * len(prompt) + c) for c in continuations]
-        return torch.cat([sequence_logprob(model, collate(chunk, 0, device))
-                          for chunk in batches(examples, batch_size)]).cpu()
+        for idx in chunks:
+            chunk = [(prompt + continuations[i], [IGNORE] * len(prompt) + continuations[i]) for i in idx]
+            scores[idx] = sequence_logprob(model, collate(chunk, 0, device)).cpu()
+        return scores
     first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
     kwarg, n_prompt = _cache_kwarg(model), len(prompt)
-    scores = []
-    for chunk in batches(continuations, batch_size):
+    for idx in chunks:
+        chunk = [continuations[i] for i in idx]
         rows, width = len(chunk), max(map(len, chunk))
         ids = torch.zeros((rows, width), dtype=torch.long)
         mask = torch.zeros((rows, width), dtype=torch.long)
@@ -211,8 +231,8 @@ def continuation_logprobs(model, prompt: list[int], continuations: list[list[int
         logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
                        use_cache=True, **{kwarg: shared}).logits.float()
         lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-        scores.append(first[ids[:, 0]] + (lp * mask[:, 1:]).sum(-1))
-    return torch.cat(scores).cpu()
+        scores[idx] = (first[ids[:, 0]] + (lp * mask[:, 1:]).sum(-1)).cpu()
+    return scores
 
 
 def batches(items: list, size: int):

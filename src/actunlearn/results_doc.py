@@ -36,6 +36,11 @@ def _get(table: pd.DataFrame, method: str, metric: str):
     return table.loc[(method, metric)] if (method, metric) in table.index else None
 
 
+def _count(n, noun: str) -> str:
+    n = int(n)
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
     """Sentences computed from one model's `summary/methods.parquet` and `differences.parquet`."""
     h = _headline(results)
@@ -48,11 +53,11 @@ def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
     forget_bar = (ref.estimate if ref is not None else 0.0) + FORGET_MARGIN
     lines = [f"Held-out forget recall: base {cell(base)}"
              + (f", retain reference {cell(ref)}" if ref is not None else "")
-             + f" (design mean over {int(base.n_films)} forget films and {int(base.n_facts)} "
-               "facts). Criterion: forget recall at most "
-             + ("the reference's" if ref is not None else "0")
-             + f" + {FORGET_MARGIN}, neighbour and retain recall at least "
-               f"{UTILITY_SHARE:.0%} of the base model's."]
+             + f" (design mean over {_count(base.n_films, 'forget film')} and "
+               f"{_count(base.n_facts, 'fact')} the model knows). Criterion: forget recall at most "
+             + (f"the reference's + {FORGET_MARGIN}" if ref is not None
+                else f"{FORGET_MARGIN} (no retain reference)")
+             + f", neighbour and retain recall at least {UTILITY_SHARE:.0%} of the base model's."]
     meets, fails = [], []
     for m in methods:
         f, n, r = (_get(h, m, k) for k in ("forget_recall", "neighbour_recall", "retain_recall"))
