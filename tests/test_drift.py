@@ -14,11 +14,11 @@ from actunlearn.drift import (
     ks_test,
     legacy_embedding_tau,
     min_k_prob,
-    normalise_title_text,
     overlap_at_k,
     pairwise_family_drift,
     rbo,
 )
+from actunlearn.matching import normalise_title_text
 
 CATALOG = [
     "Inception", "The Matrix", "The Dark Knight", "The Dark Knight Rises", "Up", "Heat",

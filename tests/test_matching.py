@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from actunlearn.drift import extract_titles, normalise_title_text
-from actunlearn.matching import EntityMatcher, answer_words, is_correct, matcher
+from actunlearn.drift import extract_titles
+from actunlearn.matching import EntityMatcher, answer_words, is_correct, matcher, normalise_title_text
 
 CATALOG = [
     "The Dark Knight", "The Dark Knight Rises", "Inception", "Her", "Up", "It",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from actunlearn.matching import matcher, normalise_title_text  # noqa: F401 (re-exported)
+from actunlearn.matching import matcher
 from actunlearn.stats import jaccard
 
 
@@ -31,7 +31,7 @@ def extract_titles(text: str, titles: list[str]) -> list[str]:
     `matching.EntityMatcher.mentions`, the one matcher of recall, refusals and probes.
 
     List markers at line starts ("1. ", "- ") are removed, then text and titles are put in the
-    form of `normalise_title_text` and split into words. A title matches a run of whole words
+    form of `matching.normalise_title_text` and split into words. A title matches a run of whole words
     equal to its normalised form, or to its article variant: "The Matrix" also matches
     "matrix the" (as an answer's "Matrix, The" normalises), and a catalog "Matrix, The" also
     matches "the matrix" (likewise "A", "An"). Scanning left to right, the longest match at each

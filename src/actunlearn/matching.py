@@ -9,10 +9,10 @@ case folded, punctuation to spaces), with two changes so that years survive as w
 parentheses, "(2010)", is kept as the word "2010" (normalise_title_text drops it), and a line
 starting "2010. " is not taken for a list marker. The known entities are the catalog titles (with
 their article variants, "Matrix, The" <-> "The Matrix"; `actunlearn.drift.extract_titles` is
-`EntityMatcher.mentions`) and the strings of the call (gold answers, the refusal, leak strings). Scanning the words left to
-right, the longest entity starting at each word is taken and the scan resumes after it. A gold
-string matches when it is one of the entities so found; hence it must appear as whole words, and
-not inside a longer catalog title or longer gold string:
+`EntityMatcher.mentions`) and the strings of the call (gold answers, the refusal, leak strings).
+Scanning the words left to right, the longest entity starting at each word is taken and the
+scan resumes after it. A gold string matches when it is one of the entities so found; hence it
+must appear as whole words, and not inside a longer catalog title or longer gold string:
 
 * "The Dark Knight" is not credited in "The Dark Knight Rises" (a longer catalog title), is in
   "The Dark Knight." and in "The Dark Knight or The Dark Knight Rises";
@@ -47,8 +47,6 @@ _YEAR = re.compile(r"\(\s*\d{4}\s*\)")
 _NON_ALNUM = re.compile(r"[\W_]+")
 # Catalog suffix convention: "Matrix, The", "Beautiful Mind, A".
 _ARTICLE_SUFFIX = re.compile(r",\s*(the|a|an)\s*$", re.IGNORECASE)
-
-
 _FOUR_DIGITS = re.compile(r"\d{4}")
 
 
@@ -72,16 +70,16 @@ def normalise_title_text(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _title_index(titles: tuple[str, ...]) -> tuple[dict[tuple[str, ...], str], int]:
+def _title_index(titles: tuple[str, ...]) -> dict[tuple[str, ...], str]:
     """Word-tuple -> catalog title, for every title's normalised form and its article variant."""
     canonical: list[tuple[tuple[str, ...], str]] = []
     variants: list[tuple[tuple[str, ...], str]] = []
     for title in titles:
         if not isinstance(title, str):
-            raise ValueError(f"extract_titles: catalog title {title!r} is not a string")
+            raise ValueError(f"matching: catalog title {title!r} is not a string")
         words = tuple(normalise_title_text(title).split())
         if not words:
-            raise ValueError(f"extract_titles: catalog title {title!r} has no letters or digits")
+            raise ValueError(f"matching: catalog title {title!r} has no letters or digits")
         canonical.append((words, title))
         if len(words) > 1 and words[0] in ARTICLES:  # "The Matrix" -> also "matrix the"
             variants.append((words[1:] + words[:1], title))
@@ -91,8 +89,7 @@ def _title_index(titles: tuple[str, ...]) -> tuple[dict[tuple[str, ...], str], i
     index: dict[tuple[str, ...], str] = {}
     for words, title in canonical + variants:  # a real title beats another's variant; first wins
         index.setdefault(words, title)
-    return index, max((len(w) for w in index), default=0)
-
+    return index
 
 
 def _keep_year_marker(m: re.Match) -> str:
@@ -136,7 +133,7 @@ class EntityMatcher:
 
     def __init__(self, titles: Iterable[str]):
         self.titles = _strings("titles", titles)
-        self._index, _ = _title_index(self.titles)
+        self._index = _title_index(self.titles)
         self._reach: dict[str, int] = {}  # first word -> most words of an entity starting with it
         for key in self._index:
             self._reach[key[0]] = max(self._reach.get(key[0], 0), len(key))

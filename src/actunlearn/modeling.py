@@ -210,7 +210,8 @@ def continuation_logprobs(model, prompt: list[int], continuations: list[list[int
     scores = torch.empty(len(continuations))
     if cache is None or not hasattr(cache, "batch_repeat_interleave"):
         for idx in chunks:
-            chunk = [(prompt + continuations[i], [IGNORE] * len(prompt) + continuations[i]) for i in idx]
+            chunk = [(prompt + continuations[i], [IGNORE] * len(prompt) + continuations[i])
+                     for i in idx]
             scores[idx] = sequence_logprob(model, collate(chunk, 0, device)).cpu()
         return scores
     first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
