@@ -8,8 +8,8 @@ from actunlearn.evaluate import answer_families, perplexity_samples, summarise
 from actunlearn.matching import is_correct
 from actunlearn.text import normalise_text
 from actunlearn.instability import family_instability
-from actunlearn.modeling import (answer_ids, collate, continuation_logprobs, length_chunks, prompt_ids,
-                                 qa_example, sequence_logprob)
+from actunlearn.modeling import (IGNORE, answer_ids, collate, continuation_logprobs, length_chunks,
+                                 prompt_ids, qa_example, sequence_logprob)
 
 
 def test_answer_matching_is_normalised():
@@ -83,28 +83,49 @@ def test_answer_families_match_plain_forward_and_instability(tiny_model, tokeniz
 def test_shared_prefix_scores_equal_full_sequence_scores(tiny_model, tokenizer):
     question = "Who directed Inception?"
     answers = ["Christopher Nolan", "Inception", "I do not know", "Memento Thriller"]
-    full = torch.cat([sequence_logprob(tiny_model, collate([qa_example(tokenizer, question, a)], 0))
-                      for a in answers])
-    shared = continuation_logprobs(tiny_model, prompt_ids(tokenizer, question),
-                                   [answer_ids(tokenizer, a) for a in answers], batch_size=3)
+    prompt = prompt_ids(tokenizer, question)
+    # a one-token continuation too: it is scored from the prompt's last position alone
+    conts = [answer_ids(tokenizer, a) for a in answers] + [answer_ids(tokenizer, "Nolan")[:1]]
+    full = torch.cat([sequence_logprob(tiny_model, collate([(prompt + c, [IGNORE] * len(prompt) + c)], 0))
+                      for c in conts])
+    shared = continuation_logprobs(tiny_model, prompt, conts, batch_size=3)
     assert torch.allclose(full, shared, atol=1e-5)
-    assert len(set(shared.tolist())) == len(answers)  # the candidates really differ
+    assert len(set(shared.tolist())) == len(conts)  # the candidates really differ
     # batched by length, returned in the given order: one per batch and all in one agree
-    alone = continuation_logprobs(tiny_model, prompt_ids(tokenizer, question),
-                                  [answer_ids(tokenizer, a) for a in answers], batch_size=1)
+    alone = continuation_logprobs(tiny_model, prompt, conts, batch_size=1)
     assert torch.allclose(alone, shared, atol=1e-5)
+    with pytest.raises(ValueError, match="empty continuation"):
+        continuation_logprobs(tiny_model, prompt, conts + [[]], batch_size=3)
 
 
-def test_length_chunks_cover_every_item_once_within_the_padding_bound():
-    lengths = [2, 13, 3, 2, 7, 7, 4, 2, 12, 3, 5, 2, 2, 6]
-    chunks = length_chunks(lengths, batch_size=4, slack=1.25)
-    assert sorted(i for c in chunks for i in c) == list(range(len(lengths)))
-    for c in chunks:
-        assert len(c) <= 4
-        assert len(c) * max(lengths[i] for i in c) <= 1.25 * sum(lengths[i] for i in c)
-    # items of one length fill batches of batch_size; a long item never pads a short batch
-    assert length_chunks([3] * 5, 2) == [[0, 1], [2, 3], [4]]
-    assert length_chunks([2, 10], 8) == [[0], [1]]
+def _chunk_cost(chunks, lengths, overhead):
+    return sum(overhead + len(c) * max(lengths[i] for i in c) for c in chunks)
+
+
+def _partitions(items):
+    """Every split of a list into consecutive runs."""
+    if not items:
+        yield []
+        return
+    for k in range(1, len(items) + 1):
+        for rest in _partitions(items[k:]):
+            yield [items[:k]] + rest
+
+
+def test_length_chunks_cover_every_item_once_at_least_cost():
+    lengths = [2, 13, 3, 2, 7, 7, 4, 2, 12, 3]
+    for overhead in (0, 4, 32):
+        chunks = length_chunks(lengths, batch_size=4, overhead=overhead)
+        assert sorted(i for c in chunks for i in c) == list(range(len(lengths)))
+        assert all(len(c) <= 4 for c in chunks)
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+        cheapest = min(_chunk_cost(p, lengths, overhead) for p in _partitions(order)
+                       if all(len(c) <= 4 for c in p))
+        assert _chunk_cost(chunks, lengths, overhead) == cheapest
+    # no overhead: no padding at all; a large one: full batches
+    assert length_chunks([2, 10], 8, overhead=0) == [[0], [1]]
+    assert sorted(map(len, length_chunks([3] * 5, 2))) == [1, 2, 2]
+    assert length_chunks([2, 3, 4], 8, overhead=100) == [[0, 1, 2]]
 
 
 def test_perplexity_sample_keeps_every_forget_line(tiny_model, tokenizer):

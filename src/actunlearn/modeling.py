@@ -180,20 +180,26 @@ def _cache_kwarg(model) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def length_chunks(lengths: list[int], batch_size: int, slack: float = 1.25) -> list[list[int]]:
-    """Indices grouped into batches of at most `batch_size` items of similar length: in order of
-    length, a batch closes when one more item would make its padded cells exceed `slack` times
-    its real ones. Titles range from 2 to 13 tokens; batching them in catalog order padded the
-    scored cells 2.5-fold."""
-    chunks, chunk, real = [], [], 0
-    for i in sorted(range(len(lengths)), key=lambda i: (lengths[i], i)):
-        padded = (len(chunk) + 1) * lengths[i]
-        if chunk and (len(chunk) == batch_size or padded > slack * (real + lengths[i])):
-            chunks.append(chunk)
-            chunk, real = [], 0
-        chunk.append(i)
-        real += lengths[i]
-    return chunks + ([chunk] if chunk else [])
+def length_chunks(lengths: list[int], batch_size: int, overhead: int = 64) -> list[list[int]]:
+    """Indices grouped into batches of at most `batch_size` items so that the summed cost of the
+    forward passes is least, a pass costing `overhead` cells plus its padded cells (rows times
+    the longest length). Groups are runs of the length-sorted order (optimal for this cost);
+    dynamic programming over the run ends. Measured on CPU, one pass costs about as much as
+    30-50 cells beyond its padded ones for both the testbed and SmolLM2; catalog-order batches
+    padded the scored cells 2.5-fold."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    best, cut = [0.0] + [float("inf")] * len(order), [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        width = lengths[order[end - 1]]  # the longest of any run ending here
+        for start in range(max(0, end - batch_size), end):
+            cost = best[start] + overhead + (end - start) * width
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    chunks, end = [], len(order)
+    while end:
+        chunks.append(order[cut[end]:end])
+        end = cut[end]
+    return chunks[::-1]
 
 
 @torch.no_grad()
@@ -203,6 +209,8 @@ def continuation_logprobs(model, prompt: list[int], continuations: list[list[int
     prompt: the prompt runs once and its key/value cache is shared (equal to scoring each full
     sequence; tested); continuations are batched by length (`length_chunks`). Falls back to full
     sequences for a model that returns no cache."""
+    if not all(continuations):
+        raise ValueError("continuation_logprobs: an empty continuation has no log-probability")
     p = torch.tensor([prompt], device=device)
     out = model(input_ids=p, use_cache=True)
     cache = _cache_of(out)
@@ -214,25 +222,32 @@ def continuation_logprobs(model, prompt: list[int], continuations: list[list[int
                      for i in idx]
             scores[idx] = sequence_logprob(model, collate(chunk, 0, device)).cpu()
         return scores
+    # the prompt's last position scores each first token; a continuation's own last token
+    # predicts nothing, so only its other tokens are fed (one position in five, for titles)
     first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+    scores = first[[c[0] for c in continuations]].cpu()
+    longer = [i for i, c in enumerate(continuations) if len(c) > 1]
     kwarg, n_prompt = _cache_kwarg(model), len(prompt)
-    for idx in chunks:
+    for part in length_chunks([len(continuations[i]) - 1 for i in longer], batch_size):
+        idx = [longer[j] for j in part]
         chunk = [continuations[i] for i in idx]
-        rows, width = len(chunk), max(map(len, chunk))
+        rows, width = len(chunk), max(map(len, chunk)) - 1
         ids = torch.zeros((rows, width), dtype=torch.long)
+        targets = torch.zeros((rows, width), dtype=torch.long)
         mask = torch.zeros((rows, width), dtype=torch.long)
         for i, c in enumerate(chunk):
-            ids[i, :len(c)] = torch.tensor(c)
-            mask[i, :len(c)] = 1
-        ids, mask = ids.to(device), mask.to(device)
+            ids[i, :len(c) - 1] = torch.tensor(c[:-1])
+            targets[i, :len(c) - 1] = torch.tensor(c[1:])
+            mask[i, :len(c) - 1] = 1
+        ids, targets, mask = ids.to(device), targets.to(device), mask.to(device)
         shared = copy.deepcopy(cache)
         shared.batch_repeat_interleave(rows)
         attention = torch.cat([torch.ones((rows, n_prompt), dtype=torch.long, device=device), mask], 1)
         positions = (n_prompt + torch.arange(width, device=device)).expand(rows, -1)
         logits = model(input_ids=ids, attention_mask=attention, position_ids=positions,
                        use_cache=True, **{kwarg: shared}).logits.float()
-        lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-        scores[idx] = (first[ids[:, 0]] + (lp * mask[:, 1:]).sum(-1)).cpu()
+        lp = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        scores[idx] += (lp * mask).sum(-1).cpu()
     return scores
 
 

@@ -51,15 +51,19 @@ def length_buckets(examples, batch_size: int, gen: torch.Generator) -> list[list
 
 def train(model, examples, recall_examples, pad_id: int, epochs: int, batch_size: int,
           learning_rate: float, warmup_steps: int, seed: int, device: str = "cpu",
-          report=None) -> list[dict]:
+          report=None, probe_sample: int = 500) -> list[dict]:
     """Plain next-token training; one log row per epoch with loss and teacher-forced recall,
-    passed to `report` (e.g. print) as soon as the epoch ends."""
+    passed to `report` (e.g. print) as soon as the epoch ends. Recall after the last epoch is
+    measured on every probe; after the others on a fixed seeded sample of `probe_sample` of them
+    (`n_recall` says which): all 3,000 probes took 3.4 s an epoch, 14% of the training time."""
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(examples) / batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(warmup_steps, epochs * steps_per_epoch))
     gen = torch.Generator().manual_seed(seed)
     log, start = [], time.perf_counter()
+    order = torch.randperm(len(recall_examples), generator=torch.Generator().manual_seed(seed))
+    sampled = [recall_examples[i] for i in sorted(order[:probe_sample].tolist())]
     for epoch in range(1, epochs + 1):
         total, tokens = 0.0, 0
         for idx in length_buckets(examples, batch_size, gen):
@@ -75,7 +79,8 @@ def train(model, examples, recall_examples, pad_id: int, epochs: int, batch_size
             n = int((b["labels"][:, 1:] != -100).sum())
             total, tokens = total + out.loss.item() * n, tokens + n
         model.eval()
-        correct = teacher_forced_correct(model, recall_examples, pad_id, device=device)
+        probes = recall_examples if epoch == epochs else sampled
+        correct = teacher_forced_correct(model, probes, pad_id, device=device)
         model.train()
         log.append({"epoch": epoch, "loss": total / tokens,
                     "recall": sum(correct) / len(correct), "n_recall": len(correct),
