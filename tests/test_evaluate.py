@@ -140,3 +140,13 @@ def test_perplexity_sample_keeps_every_forget_line(tiny_model, tokenizer):
     assert set(sample.line_id) <= set(every.line_id)
     assert sample.equals(perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=2, seed=1))
     assert (~perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=99).forget).sum() == 5
+
+
+def test_scores_without_a_cache_equal_the_shared_cache_scores(tiny_model, tokenizer, monkeypatch):
+    import actunlearn.modeling as modeling
+    prompt = prompt_ids(tokenizer, "Who directed Inception?")
+    conts = [answer_ids(tokenizer, a) for a in ("Christopher Nolan", "Inception", "I do not know")]
+    cached = continuation_logprobs(tiny_model, prompt, conts, batch_size=2)
+    monkeypatch.setattr(modeling, "_cache_of", lambda out: None)  # a model that returns no cache
+    assert torch.allclose(continuation_logprobs(tiny_model, prompt, conts, batch_size=2), cached,
+                          atol=1e-5)
