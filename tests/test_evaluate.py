@@ -135,11 +135,11 @@ def test_perplexity_sample_keeps_every_forget_line(tiny_model, tokenizer):
                            "text": ["Inception was directed by Christopher Nolan"] * 8})
     every = perplexity_samples(tiny_model, tokenizer, corpus, 4)
     assert every.line_id.tolist() == list(range(7))
-    sample = perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=2, seed=1)
+    sample = perplexity_samples(tiny_model, tokenizer, corpus, 4, other_lines=2, seed=1)
     assert sample.forget.sum() == 2 and (~sample.forget).sum() == 2
     assert set(sample.line_id) <= set(every.line_id)
-    assert sample.equals(perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=2, seed=1))
-    assert (~perplexity_samples(tiny_model, tokenizer, corpus, 4, retain_lines=99).forget).sum() == 5
+    assert sample.equals(perplexity_samples(tiny_model, tokenizer, corpus, 4, other_lines=2, seed=1))
+    assert (~perplexity_samples(tiny_model, tokenizer, corpus, 4, other_lines=99).forget).sum() == 5
 
 
 def test_scores_without_a_cache_equal_the_shared_cache_scores(tiny_model, tokenizer, monkeypatch):

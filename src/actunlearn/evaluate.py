@@ -225,14 +225,14 @@ def exposure_samples(model, tokenizer, prompts: pd.DataFrame, titles: list[str],
 
 @torch.no_grad()
 def perplexity_samples(model, tokenizer, corpus: pd.DataFrame, batch_size: int,
-                       device: str = "cpu", retain_lines: int | str = "all", seed: int = 0
+                       device: str = "cpu", other_lines: int | str = "all", seed: int = 0
                        ) -> pd.DataFrame:
     """Per held-out line: summed negative log-likelihood and token count. Every forget line, and
-    every other line or a seeded sample of `retain_lines` of them."""
+    every other line or a seeded sample of `other_lines` of them."""
     lines = corpus[corpus.split == "held_out"]
-    if retain_lines != "all":
+    if other_lines != "all":
         others = lines[~lines.forget]
-        keep = others.sample(n=min(int(retain_lines), len(others)), random_state=seed).index
+        keep = others.sample(n=min(int(other_lines), len(others)), random_state=seed).index
         lines = lines[lines.forget | lines.index.isin(keep)]
     nll, ntok = [], []
     for chunk in batches(lines.text.tolist(), batch_size):
