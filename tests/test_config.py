@@ -10,7 +10,7 @@ from actunlearn.catalog import CatalogError, all_titles, check_forget_titles
 from actunlearn.config import ConfigError, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+DEFAULT = yaml.safe_load((ROOT / "config/config.yaml").read_text())
 
 
 def test_default_config_is_valid():
@@ -78,7 +78,7 @@ def test_snakemake_fails_before_any_work(tmp_path, overlay, message):
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1",
          "--configfile", str(overlay_file), "--directory", str(tmp_path),
-         "--snakefile", str(ROOT / "Snakefile")],
+         "--snakefile", str(ROOT / "workflow/Snakefile")],
         cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr

@@ -17,7 +17,7 @@ def test_slurm_dry_run_lists_gpu_resources_for_model_rules(tmp_path):
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("snakemake")), "-n", "--profile",
          str(ROOT / "profiles/slurm"), "--directory", str(tmp_path), "--snakefile",
-         str(ROOT / "Snakefile")], cwd=ROOT, capture_output=True, text=True)
+         str(ROOT / "workflow/Snakefile")], cwd=ROOT, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     resources: dict[str, set[str]] = {}
@@ -38,7 +38,7 @@ def test_quick_run_flag_leaves_the_pretrained_model_out(tmp_path):
     def dry_run(*extra):
         proc = subprocess.run(
             [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1",
-             "--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile"), *extra],
+             "--directory", str(tmp_path), "--snakefile", str(ROOT / "workflow/Snakefile"), *extra],
             cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
         return proc.stdout + proc.stderr
@@ -53,12 +53,12 @@ def test_qwen_preset_is_valid_and_schedules_both_settings(tmp_path):
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1", "--configfile",
          str(ROOT / "config/qwen2.5-3b.yaml"), "--directory", str(tmp_path), "--snakefile",
-         str(ROOT / "Snakefile")], cwd=ROOT, capture_output=True, text=True)
+         str(ROOT / "workflow/Snakefile")], cwd=ROOT, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "model=qwen_original" in out and "model=qwen" in out and "model=testbed" not in out
     from actunlearn.config import model_config
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     preset = yaml.safe_load((ROOT / "config/qwen2.5-3b.yaml").read_text())
     cfg["run_models"], cfg["models"] = preset["run_models"], cfg["models"] | preset["models"]
     original = model_config(cfg, "qwen_original")

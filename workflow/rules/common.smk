@@ -20,7 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ENV = "../envs/actunlearn.yaml"
-SQL_DIR = Path(workflow.basedir) / "sql"
+# (current_basedir: this file's folder, also when the workflow is used as a module)
+SQL_DIR = Path(workflow.current_basedir).parents[1] / "sql"
 SQL_TABLES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 TESTBED_MODELS = [m for m, spec in config["models"].items() if spec["source"] == "testbed"]
 PRETRAINED_MODELS = [m for m, spec in config["models"].items() if spec["source"] != "testbed"]
