@@ -24,7 +24,12 @@ def test_default_config_is_valid():
     (lambda c: c["unlearn"]["methods"]["masked_lora"].update(layers=[0, 9]), r"layers \[9\] do not exist"),
     (lambda c: c["unlearn"]["methods"]["masked_lora"].update(top_k=100000), r"top_k: 100000 exceeds"),
     (lambda c: c["activations"].update(dtype="int8"), r"activations.dtype: 'int8' is not one of"),
-    (lambda c: c["unlearn"]["methods"].update(magic={}), r"unlearn.methods: Additional properties"),
+    (lambda c: c["unlearn"]["methods"].update(magic={}),
+     r"unlearn.methods.magic: 'handler' is a required property"),
+    (lambda c: c["unlearn"]["methods"]["lora"].update(top_k=64),
+     r"unlearn.methods.lora.top_k: handler lora takes no argument 'top_k'"),
+    (lambda c: c["unlearn"]["families"]["lora"].update(layers=[0, 9]),
+     r"unlearn.methods.masked_lora.layers: layers \[9\] do not exist"),
     (lambda c: c["ranking"].update(scores=["magic"]), r"ranking.scores.0: 'magic' is not one of"),
     (lambda c: c["unlearn"].update(run=["masked_lora", "npo_typo"]),
      r"unlearn.run: \['npo_typo'\] have no settings"),
@@ -56,9 +61,11 @@ def test_model_overrides_merge_into_the_study_settings():
     assert smol["unlearn"]["run"] == ["masked_lora", "lora"] and smol["unlearn"]["seeds"] == [0]
     # merged key by key: untouched settings of a method stay those of the study
     assert smol["unlearn"]["methods"]["masked_lora"]["steps"] == 20
+    assert smol["unlearn"]["methods"]["masked_lora"]["learning_rate"] == 0.005
     assert smol["unlearn"]["methods"]["masked_lora"]["rank"] == \
-        DEFAULT["unlearn"]["methods"]["masked_lora"]["rank"]
-    assert model_config(DEFAULT, "testbed")["unlearn"] == DEFAULT["unlearn"]
+        DEFAULT["unlearn"]["families"]["lora"]["rank"]
+    testbed = model_config(DEFAULT, "testbed")["unlearn"]
+    assert testbed["methods"]["masked_lora"]["steps"] == 100   # (tests/test_method_settings.py)
     assert "models" not in smol and "run_models" not in smol
 
 

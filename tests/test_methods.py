@@ -7,7 +7,7 @@ from actunlearn.modeling import load_checkpoint, qa_example, teacher_forced_corr
 from actunlearn.ranking import rank_neurons
 from actunlearn.unlearn import UnlearnData
 
-LORA_CFG = dict(layers="all", top_k=4, rank=2, alpha=4, objective="refusal", steps=6,
+LORA_CFG = dict(handler="masked_lora", layers="all", top_k=4, rank=2, alpha=4, objective="refusal", steps=6,
                 learning_rate=0.02,
                 forget_batch=2, retain_batch=2, unlikelihood_weight=1.0, retain_weight=1.0,
                 neighbour_share=0.5)
@@ -40,13 +40,27 @@ def _ranking(model):
 
 def _ctx(method, model, tokenizer, seed=0, **cfg):
     return UnlearnContext(method, model, tokenizer, _data(tokenizer), _ranking(model),
-                          {**LORA_CFG, **cfg}, seed)
+                          {**LORA_CFG, "handler": method, **cfg}, seed)
 
 
 def test_registry_lists_methods_and_rejects_unknown(tiny_model, tokenizer):
     assert {"masked_lora", "random_mask_lora", "lora"} <= set(METHODS)
-    with pytest.raises(ValueError, match="unknown method 'magic'"):
+    with pytest.raises(ValueError, match=r"unknown handler 'magic' \(method 'magic'\)"):
         run_method(_ctx("magic", tiny_model, tokenizer))
+    ctx = _ctx("masked_lora", tiny_model, tokenizer)
+    del ctx.cfg["handler"]
+    with pytest.raises(ValueError, match="settings of method 'masked_lora' name no handler"):
+        run_method(ctx)
+
+
+def test_the_handler_runs_under_the_method_name(tiny_model, tokenizer):
+    """A method entry names its handler: a method called otherwise runs that handler (its log
+    and mask are the handler's) and keeps its own name in error messages."""
+    result = run_method(_ctx("masked_lora_r2", tiny_model, tokenizer, handler="masked_lora"))
+    assert result.log[-1]["step"] == LORA_CFG["steps"] and "neuron_mask.json" in result.extra
+    with pytest.raises(ValueError, match="masked_lora_r2: objective must be one of"):
+        run_method(_ctx("masked_lora_r2", tiny_model, tokenizer, handler="masked_lora",
+                        objective="npo"))
 
 
 def test_resolve_layers(tiny_model):

@@ -45,7 +45,7 @@ def _forget_logprob(model, tokenizer):
 
 
 def _ctx(method, model, tokenizer, seed=0, **cfg):
-    cfg = {**CFG, **({"beta": 2.5} if method == "simnpo" else {}), **cfg}
+    cfg = {"handler": method, **CFG, **({"beta": 2.5} if method == "simnpo" else {}), **cfg}
     return UnlearnContext(method, model, tokenizer, _data(tokenizer), _ranking(model), cfg, seed)
 
 
@@ -142,3 +142,21 @@ def test_different_methods_differ(tokenizer):
 def test_unknown_params_rejected(tiny_model, tokenizer):
     with pytest.raises(ValueError, match="params must be 'lora' or 'full'"):
         run_method(_ctx("grad_ascent", tiny_model, tokenizer, params="adapter"))
+
+
+def test_every_forget_objective_is_registered_in_one_family(tokenizer):
+    """The refusal objective is registered beside the others and trains through the same loop:
+    on the baselines' plain LoRA it logs its own terms, and the refusal CE falls."""
+    assert set(objectives.OBJECTIVES) == {"refusal", "ascent", "npo", "simnpo"}
+    model = _taught(tokenizer)
+    data = _data(tokenizer)
+    before = ce_loss(model, data.refuse, tokenizer.pad_token_id, "cpu").item()
+    ctx = _ctx("refusal_on_lora", model, tokenizer, steps=10, unlikelihood_weight=1.0)
+    result = objectives.train_objective(ctx, "refusal")
+    assert {"refuse_loss", "unlikelihood_loss", "retain_loss"} <= set(result.log[-1])
+    assert "forget_loss" not in result.log[-1]
+    with torch.no_grad():
+        after = ce_loss(result.model, data.refuse, tokenizer.pad_token_id, "cpu").item()
+    assert after < before - 1.0, (before, after)
+    with pytest.raises(ValueError, match="refusal_on_lora: unknown forget objective 'magic'"):
+        objectives.train_objective(ctx, "magic")

@@ -20,7 +20,7 @@ CFG = {"dampen": DAMPEN, "ssd": SSD, "rmu": RMU}
 
 def _ctx(method, model, tokenizer, seed=0, **cfg):
     return UnlearnContext(method, model, tokenizer, _data(tokenizer), _ranking(model),
-                          {**CFG[method], **cfg}, seed)
+                          {"handler": method, **CFG[method], **cfg}, seed)
 
 
 def _logits(model, tokenizer):
@@ -84,7 +84,8 @@ def test_ssd_dampens_by_the_stated_factor(tiny_model, tokenizer):
     data.retain_check = data.retain_check + [data.retain[0]]
     base = copy.deepcopy(tiny_model)
     pad = tokenizer.pad_token_id
-    ctx = UnlearnContext("ssd", tiny_model, tokenizer, data, _ranking(tiny_model), SSD, 0)
+    ctx = UnlearnContext("ssd", tiny_model, tokenizer, data, _ranking(tiny_model),
+                         {"handler": "ssd", **SSD}, 0)
     result = run_method(ctx)
     allowed = {f"model.layers.{i}.mlp.down_proj.weight" for i in range(3)}
     assert _changed(base, result.model) <= allowed

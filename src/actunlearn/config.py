@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 import jsonschema
@@ -23,14 +24,19 @@ def _where(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
-# Unlearning methods whose output does not depend on the seed: a study runs each once, with the
-# first of unlearn.seeds (the registry checks its `deterministic` flags against this set).
-DETERMINISTIC_METHODS = frozenset({"dampen"})
+# Method handlers whose output does not depend on the seed: a study runs a method with such a
+# handler once, with the first of unlearn.seeds (the registry checks its `deterministic` flags
+# against this set).
+DETERMINISTIC_HANDLERS = frozenset({"dampen"})
+# The same set read as method names (summary.py): right for the default methods, each named after
+# its handler; a method that runs a deterministic handler under another name is not in it.
+DETERMINISTIC_METHODS = DETERMINISTIC_HANDLERS
 
 
-def method_seeds(method: str, seeds: list[int]) -> list[int]:
-    """The seeds a method runs with: all of them, or the first for a deterministic method."""
-    return list(seeds[:1]) if method in DETERMINISTIC_METHODS else list(seeds)
+def method_seeds(handler: str, seeds: list[int]) -> list[int]:
+    """The seeds a method runs with: all of them, or the first when its handler
+    (`unlearn.methods.<name>.handler` of the resolved settings) is deterministic."""
+    return list(seeds[:1]) if handler in DETERMINISTIC_HANDLERS else list(seeds)
 
 
 # Folders under results/ shared by every model: no model may take these names.
@@ -57,14 +63,132 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def model_config(config: dict, model: str) -> dict:
-    """The study settings one model runs with: the top-level settings with the model's
-    `overrides` merged in (without the `models` and `run_models` keys)."""
+def _model_study(config: dict, model: str) -> dict:
+    """The top-level settings with the model's `overrides` merged in, methods not yet resolved."""
     if model not in config["models"]:
         raise ConfigError(f"invalid configuration:\n  - run_models: {model!r} is not under models "
                           f"(configured: {sorted(config['models'])})")
     study = {k: v for k, v in config.items() if k not in ("models", "run_models")}
     return deep_merge(study, config["models"][model].get("overrides", {}))
+
+
+def model_config(config: dict, model: str) -> dict:
+    """The study settings one model runs with: the top-level settings with the model's
+    `overrides` merged in (without the `models` and `run_models` keys), and every method's
+    settings resolved (`resolve_methods`): `unlearn.methods.<name>` is the handler and all its
+    arguments, `unlearn.families` is folded in and gone."""
+    return _with_resolved_methods(_model_study(config, model))
+
+
+def _with_resolved_methods(study: dict, schema: dict | None = None, prefix: str = "") -> dict:
+    unlearn = {k: v for k, v in study["unlearn"].items() if k != "families"}
+    unlearn["methods"] = resolve_methods(study["unlearn"], schema, prefix)
+    return {**study, "unlearn": unlearn}
+
+
+# Method settings --------------------------------------------------------------------------------
+# A method entry (`unlearn.methods.<name>`) names its handler (a function registered in
+# actunlearn.methods), optionally a family (`unlearn.families.<family>`, which may extend another
+# family), and its own arguments. Its resolved settings: the families' settings (the farthest
+# first), then its own; the handler's schema (`$defs.handlers.<handler>`) lists every argument it
+# takes, and no other key is accepted.
+
+@functools.lru_cache(maxsize=1)
+def _packaged_schema() -> dict:
+    return load_schema()
+
+
+def resolve_methods(unlearn: dict, schema: dict | None = None, prefix: str = "") -> dict[str, dict]:
+    """name -> resolved settings ({"handler": ..., argument: value, ...}, in the order of the
+    handler's schema) of every method under `unlearn.methods`. A family's setting that the
+    method's choices make unused (a `then` rule of the handler's schema that sets it to false, e.g.
+    rank and alpha with params: full) is not inherited; the same key set by the method itself is an
+    error. Raises ConfigError naming every key a handler does not take (with the family it came
+    from), an unknown handler or family, and every schema violation of the resolved settings;
+    `prefix` goes before each key path (e.g. the model whose overrides are resolved)."""
+    schema = schema if schema is not None else _packaged_schema()
+    errors, out = [], {}
+    for name, entry in unlearn["methods"].items():
+        settings = _resolve_method(name, entry, unlearn["families"], schema, errors)
+        if settings is not None:
+            out[name] = settings
+    if errors:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {prefix}{e}" for e in errors))
+    return out
+
+
+def _family_chain(family: str | None, families: dict, where: str, errors: list) -> list | None:
+    """The family a method names and those it extends, nearest first (None after an error)."""
+    chain: list[str] = []
+    while family is not None:
+        if family in chain:
+            errors.append(f"{where}: families extend each other in a cycle "
+                          f"({' -> '.join(chain + [family])})")
+            return None
+        if family not in families:
+            errors.append(f"{where}: {family!r} is not under unlearn.families "
+                          f"(configured: {sorted(families)})")
+            return None
+        chain.append(family)
+        where, family = f"unlearn.families.{family}.family", families[family].get("family")
+    return chain
+
+
+def _unused_by_choice(spec: dict, settings: dict) -> dict[str, str]:
+    """Arguments that the choices in `settings` make unused -> the choice, from the handler's
+    rules of the form `if: {properties: {key: {const: value}}}, then: {properties: {arg: false}}`."""
+    out = {}
+    for rule in spec.get("allOf", []):
+        banned = [k for k, v in rule.get("then", {}).get("properties", {}).items() if v is False]
+        if banned and jsonschema.Draft202012Validator(rule["if"]).is_valid(settings):
+            choice = ", ".join(f"{k}: {v['const']}" for k, v in rule["if"]["properties"].items())
+            out.update(dict.fromkeys(banned, choice))
+    return out
+
+
+def _resolve_method(name: str, entry: dict, families: dict, schema: dict,
+                    errors: list) -> dict | None:
+    where = f"unlearn.methods.{name}"
+    handlers = schema["$defs"]["handlers"]
+    handler = entry.get("handler")
+    if handler not in handlers:
+        errors.append(f"{where}.handler: {handler!r} is not a method handler "
+                      f"(handlers: {', '.join(handlers)})")
+        return None
+    spec = handlers[handler]
+    arguments = list(spec["properties"])
+    chain = _family_chain(entry.get("family"), families, f"{where}.family", errors)
+    if chain is None:
+        return None
+    settings, inherited_from = {}, {}
+    for family in reversed(chain):
+        for key, value in families[family].items():
+            if key == "family":
+                continue
+            if key not in arguments:
+                errors.append(f"unlearn.families.{family}.{key}: not an argument of handler "
+                              f"{handler} (method {name} inherits family {family}); a family "
+                              "holds only settings that every member takes")
+                continue
+            settings[key], inherited_from[key] = copy.deepcopy(value), family
+    for key, value in entry.items():
+        if key in ("handler", "family"):
+            continue
+        if key not in arguments:
+            errors.append(f"{where}.{key}: handler {handler} takes no argument {key!r} "
+                          f"(its arguments: {', '.join(arguments)})")
+            continue
+        settings[key] = copy.deepcopy(value)
+        inherited_from.pop(key, None)
+    for key, choice in _unused_by_choice(spec, settings).items():
+        if key in settings and key not in inherited_from:
+            errors.append(f"{where}.{key}: unused by handler {handler} with {choice}")
+        settings.pop(key, None)
+    validator = jsonschema.Draft202012Validator({"$defs": schema["$defs"], **spec})
+    for e in sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.absolute_path))):
+        path = ".".join(str(p) for p in e.absolute_path)
+        errors.append(f"{where}{'.' + path if path else ''}: {e.message}")
+    return {"handler": handler, **{k: settings[k] for k in arguments if k in settings}}
 
 
 def validate_config(config: dict, schema: dict | None = None) -> None:
@@ -76,12 +200,15 @@ def validate_config(config: dict, schema: dict | None = None) -> None:
     if reserved:
         raise ConfigError(f"invalid configuration:\n  - models: {reserved} are folder names under "
                           "results/ shared by all models; rename the model")
+    resolve_methods(config["unlearn"], schema)
     for model in config["run_models"]:
-        merged = model_config(config, model)
+        merged = _model_study(config, model)
+        prefix = f"models.{model}.overrides -> "
         _schema_errors(merged, schema | {"required": [k for k in schema["required"]
                                                      if k not in ("models", "run_models")]},
-                       prefix=f"models.{model}.overrides -> ")
-        _check_study(merged, config["models"][model]["source"] == "testbed")
+                       prefix=prefix)
+        _check_study(_with_resolved_methods(merged, schema, prefix),
+                     config["models"][model]["source"] == "testbed")
 
 
 def _check_study(config: dict, testbed: bool) -> None:

@@ -1,14 +1,14 @@
-"""Unlearning data and the training loop every trained method shares.
+"""Unlearning data and the training loop every trained method shares; no method lives here
+(the methods, every forget objective included, are registered in actunlearn.methods).
 
 The forget pool, the same for every method: the forget films' fact questions (train templates)
 with their gold answers, and the recommendation contexts (train templates) whose answer names a
 forget film. Every trained method samples `forget_batch` items of it per step, so the methods see
 the same forget data; the retain term reads `retain_batch` corpus lines that do not mention a
-forget film (statements with full LM loss, questions with answer loss). The refusal objective
-(the LoRA family's default): refusal CE on the pool's fact questions, an unlikelihood term that
-pushes down p(forget title) on its recommendation contexts (measuring only the refusal text would
-miss that the title is still recommended), and the retain CE. Every checkpoint's manifest lists
-what it trained on; held-out templates never appear in it.
+forget film (statements with full LM loss, questions with answer loss). `UnlearnData.refuse`
+holds the pool's fact questions with the refusal as answer, for the refusal objective
+(methods/objectives.py). Every checkpoint's manifest lists what it trained on; held-out templates
+never appear in it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from actunlearn.modeling import (collate, qa_example, teacher_forced_correct, text_example,
-                                 token_logprobs)
+from actunlearn.modeling import collate, qa_example, teacher_forced_correct, text_example
 
 
 @dataclass
@@ -186,17 +185,6 @@ def ce_loss(model, examples, pad_id: int, device: str) -> torch.Tensor:
     return model(**collate(examples, pad_id, device)).loss
 
 
-def unlikelihood_loss(model, examples, pad_id: int, device: str) -> torch.Tensor:
-    """mean -log(1 - p(sequence)): zero when the title is never produced, large when it is."""
-    b = collate(examples, pad_id, device)
-    logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-    lp, _ = token_logprobs(logits, b["labels"])
-    seq = lp.sum(-1)
-    # log(1 - e^x), computed stably for x < 0
-    log1mexp = torch.where(seq > -0.6931, torch.log(-torch.expm1(seq)), torch.log1p(-torch.exp(seq)))
-    return -log1mexp.mean()
-
-
 def check_finite(loss: torch.Tensor, method: str, step: int, name: str) -> None:
     if not torch.isfinite(loss):
         raise FloatingPointError(f"{method}: {name} loss is {loss.item()} at step {step}")
@@ -268,41 +256,3 @@ def optimise(model, data: UnlearnData, pad_id: int, step_terms: StepTerms, names
                 f"{n}_loss": terms[n][0].item() if n in terms else None for n in names}})
     model.eval()
     return log
-
-
-def train_unlearning(model, data: UnlearnData, pad_id: int, *, method: str, steps: int,
-                     learning_rate: float, forget_batch: int, retain_batch: int,
-                     unlikelihood_weight: float, retain_weight: float, neighbour_share: float,
-                     seed: int, log_every: int = LOG_EVERY, device: str = "cpu",
-                     **loop) -> list[dict]:
-    """The refusal objective on `forget_batch` items of the forget pool per step: refusal CE on
-    the fact questions among them, unlikelihood of the title on the recommendation contexts, and
-    retain CE. A term with weight > 0 and no data stops the job (set its weight to 0 to turn it
-    off)."""
-    if not data.refuse:
-        raise ValueError(f"{method}: the refusal term has no data (no forget fact question)")
-    if unlikelihood_weight > 0 and not data.expose:
-        raise ValueError(f"{method}: the unlikelihood term has no data: no recommendation context "
-                         "names a forget film; set unlikelihood_weight: 0 to train without it")
-    if retain_weight > 0 and not (data.retain or data.neighbours):
-        raise ValueError(f"{method}: the retain term has no data; set retain_weight: 0")
-    n_facts = len(data.forget_check)
-
-    def step_terms(model, gen):
-        idx = sample_forget(data, forget_batch, gen)
-        facts = [data.refuse[i] for i in idx if i < n_facts]
-        shown = [data.expose[i - n_facts] for i in idx if i >= n_facts]
-        terms = {}
-        if facts:
-            terms["refuse"] = (ce_loss(model, facts, pad_id, device), 1.0, len(facts))
-        if shown and unlikelihood_weight > 0:
-            terms["unlikelihood"] = (unlikelihood_loss(model, shown, pad_id, device),
-                                     unlikelihood_weight, len(shown))
-        if retain_weight > 0:
-            batch = retain_batch_examples(data, retain_batch, neighbour_share, gen)
-            terms["retain"] = (ce_loss(model, batch, pad_id, device), retain_weight, len(batch))
-        return terms
-
-    return optimise(model, data, pad_id, step_terms, ["refuse", "unlikelihood", "retain"],
-                    method=method, steps=steps, learning_rate=learning_rate, seed=seed,
-                    log_every=log_every, device=device, **loop)

@@ -1,6 +1,7 @@
 """The LoRA family on `mlp.down_proj`: masked to ranked neurons (AG-Masked-LoRA), masked to
-random neurons (the control), or unmasked. Objective (`objective`): `refusal` (refusal CE on the
-target's questions + unlikelihood of the title where it was recommended + retain CE) or `ascent`
+random neurons (the control), or unmasked. Each trains the forget objective its settings name
+(`objective`, from the registered family in objectives.py): `refusal` (refusal CE on the target's
+questions + unlikelihood of the title where it was recommended + retain CE) or `ascent`
 (gradient difference: ascent on the gold forget answers + retain CE)."""
 
 from __future__ import annotations
@@ -9,39 +10,28 @@ import torch
 
 from actunlearn.masked_lora import (SoftMask, attach_masked_lora, effective_lora_params,
                                    unmasked_columns_zero)
-from actunlearn.methods.objectives import ascent_loss, train_objective
+from actunlearn.methods.objectives import train_objective
 from actunlearn.methods.registry import UnlearnContext, UnlearnResult, register, resolve_layers
 from actunlearn.ranking import top_neurons
-from actunlearn.unlearn import train_unlearning
+
+LORA_OBJECTIVES = ("refusal", "ascent")  # the objectives the family's schema admits
 
 
 def _train(ctx: UnlearnContext, masks: dict[int, list[int]]) -> UnlearnResult:
     cfg = ctx.cfg
+    if cfg["objective"] not in LORA_OBJECTIVES:
+        raise ValueError(f"{ctx.method}: objective must be one of {list(LORA_OBJECTIVES)}, not "
+                         f"{cfg['objective']!r}")
+    # mask_scale: an argument of masked_lora and random_mask_lora only, absent = 0 (a hard mask;
+    # plain lora masks nothing)
     mask_scale = cfg.get("mask_scale", 0.0)
     model = attach_masked_lora(ctx.model, masks, cfg["rank"], cfg["alpha"], ctx.seed, mask_scale)
-    extra = {"neuron_mask.json": {str(k): v for k, v in masks.items()}}
-    loop = {"effective_params": effective_lora_params(model, masks, mask_scale),
-            "optimizer_hooks": SoftMask(model, masks, mask_scale).register if mask_scale > 0 else None}
-
-    def check_mask():
-        if mask_scale == 0 and not unmasked_columns_zero(model, masks):
-            raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
-
-    if cfg["objective"] == "ascent":
-        result = train_objective(ctx, ascent_loss(ctx), model=model, **loop)
-        check_mask()
-        return UnlearnResult(model, result.log, extra)
-    if cfg["objective"] != "refusal":
-        raise ValueError(f"{ctx.method}: objective must be 'refusal' or 'ascent', not "
-                         f"{cfg['objective']!r}")
-    log = train_unlearning(
-        model, ctx.data, ctx.tokenizer.pad_token_id, method=ctx.method, steps=cfg["steps"],
-        learning_rate=cfg["learning_rate"], forget_batch=cfg["forget_batch"],
-        retain_batch=cfg["retain_batch"], unlikelihood_weight=cfg["unlikelihood_weight"],
-        retain_weight=cfg["retain_weight"], neighbour_share=cfg["neighbour_share"],
-        seed=ctx.seed, device=ctx.device, **loop)
-    check_mask()
-    return UnlearnResult(model, log, extra)
+    hooks = SoftMask(model, masks, mask_scale).register if mask_scale > 0 else None
+    result = train_objective(ctx, cfg["objective"], model=model, optimizer_hooks=hooks,
+                             effective_params=effective_lora_params(model, masks, mask_scale))
+    if mask_scale == 0 and not unmasked_columns_zero(model, masks):
+        raise AssertionError(f"{ctx.method}: a LoRA column outside the mask became non-zero")
+    return UnlearnResult(model, result.log, {"neuron_mask.json": {str(k): v for k, v in masks.items()}})
 
 
 def _layers(ctx: UnlearnContext) -> list[int]:

@@ -1,9 +1,13 @@
-"""The method registry: every unlearning method is a function registered by name.
+"""The method registry: every unlearning method handler is a function registered by name.
 
-Adding a method is one module that registers a function (UnlearnContext -> UnlearnResult) plus
-one config entry under `unlearn.methods` (and its schema). The function receives a fresh base
-model and returns either a PEFT model (saved as a standard adapter) or a plain model (saved as a
-full safetensors checkpoint), with a per-step log.
+Every handler has one calling convention: UnlearnContext -> UnlearnResult, its arguments read
+from `ctx.cfg`, the method's resolved settings (`actunlearn.config.resolve_methods`: the handler's
+name and every argument, family settings included). A config entry under `unlearn.methods` names
+its handler, so one handler may run under several method names with different arguments.
+Adding a handler is one module that registers a function plus one config entry (and the
+handler's argument schema, `$defs.handlers.<name>` in workflow/schemas/config.schema.yaml). The
+function receives a fresh base model and returns either a PEFT model (saved as a standard
+adapter) or a plain model (saved as a full safetensors checkpoint), with a per-step log.
 """
 
 from __future__ import annotations
@@ -16,18 +20,18 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from actunlearn.config import DETERMINISTIC_METHODS
+from actunlearn.config import DETERMINISTIC_HANDLERS
 from actunlearn.unlearn import UnlearnData
 
 
 @dataclass
 class UnlearnContext:
-    method: str
+    method: str                   # the method's name (unlearn.methods.<name>, the checkpoint's)
     model: torch.nn.Module        # the base model, freshly loaded; the method may modify it
     tokenizer: object
     data: UnlearnData
     ranking: pd.DataFrame
-    cfg: dict                     # this method's settings from config
+    cfg: dict                     # resolved settings: {"handler": ..., argument: value, ...}
     seed: int
     device: str = "cpu"
 
@@ -43,24 +47,30 @@ METHODS: dict[str, Callable[[UnlearnContext], UnlearnResult]] = {}
 
 
 def register(name: str, deterministic: bool = False):
-    """Register a method. `deterministic`: its output does not depend on the seed, so a study
-    runs it once (with the first seed); the workflow reads that from
-    `actunlearn.config.DETERMINISTIC_METHODS`, a light import, checked against this flag here."""
+    """Register a method handler. `deterministic`: its output does not depend on the seed, so a
+    study runs it once (with the first seed); the workflow reads that from
+    `actunlearn.config.DETERMINISTIC_HANDLERS`, a light import, checked against this flag here."""
     def wrap(fn):
         if name in METHODS:
-            raise ValueError(f"unlearning method {name!r} registered twice")
-        if deterministic != (name in DETERMINISTIC_METHODS):
-            raise ValueError(f"unlearning method {name!r}: deterministic={deterministic} "
-                             "disagrees with actunlearn.config.DETERMINISTIC_METHODS")
+            raise ValueError(f"unlearning method handler {name!r} registered twice")
+        if deterministic != (name in DETERMINISTIC_HANDLERS):
+            raise ValueError(f"unlearning method handler {name!r}: deterministic={deterministic} "
+                             "disagrees with actunlearn.config.DETERMINISTIC_HANDLERS")
         METHODS[name] = fn
         return fn
     return wrap
 
 
 def run_method(ctx: UnlearnContext) -> UnlearnResult:
-    if ctx.method not in METHODS:
-        raise ValueError(f"unlearn: unknown method {ctx.method!r}; registered: {sorted(METHODS)}")
-    return METHODS[ctx.method](ctx)
+    """Run the handler that the method's settings name (`ctx.cfg["handler"]`)."""
+    if "handler" not in ctx.cfg:
+        raise ValueError(f"unlearn: the settings of method {ctx.method!r} name no handler "
+                         "(resolve them with actunlearn.config.resolve_methods)")
+    handler = ctx.cfg["handler"]
+    if handler not in METHODS:
+        raise ValueError(f"unlearn: unknown handler {handler!r} (method {ctx.method!r}); "
+                         f"registered: {sorted(METHODS)}")
+    return METHODS[handler](ctx)
 
 
 def resolve_layers(layers, ranking: pd.DataFrame, n_layers: int) -> list[int]:
