@@ -325,3 +325,31 @@ def test_a_deterministic_method_runs_once(study, tmp_path):
     assert "results/testbed/unlearn/dampen_seed0/log.parquet" in out
     assert "dampen_seed1" not in out
     assert "results/testbed/unlearn/npo_seed1/log.parquet" in out
+
+
+def test_reports_lead_with_the_verdict_and_render_in_chromium(study, tmp_path):
+    """Both reports as a reader sees them (headless Chromium): every figure loads, no table
+    overflows its box or wraps a cell, no sideways scroll; the verdict comes first and names for
+    each method the status the criterion gives on the study's own numbers; every table folded."""
+    from test_report_render import CHROMIUM, assert_renders, render_check
+
+    from actunlearn.results_doc import FORGET_MARGIN, UTILITY_SHARE
+    h = _headline(study)
+    forget_max = h["retain_ref", "forget_recall"] + FORGET_MARGIN
+    expected = {}
+    for method in ("masked_lora", "random_mask_lora", "npo"):
+        keeps = all(h[method, m] >= UTILITY_SHARE * h["base", m]
+                    for m in ("neighbour_recall", "retain_recall"))
+        expected[method] = "meets" if h[method, "forget_recall"] <= forget_max and keeps \
+            else "fails"
+    pages = {"study": (study / "results/report/report.html", 5),
+             "testbed": (study / "results/testbed/report/report.html", 15)}
+    for name, (page, figures) in pages.items():
+        text = page.read_text()
+        assert text.index("<h2>Verdict</h2>") < text.index("<h2>Methods"), name
+        assert text.count("<table") == text.count("<details>") > 0, "every table folded"
+        for method, status in expected.items():
+            assert f"{method}: {status}</span>" in text, (name, method, status)
+        if CHROMIUM is None:
+            pytest.skip("headless Chromium not installed (Debian: apt-get install chromium)")
+        assert_renders(render_check(page, tmp_path), min_images=figures)

@@ -1,15 +1,19 @@
-"""The study report: one self-contained HTML page with tables and figures (PNG, embedded)."""
+"""Report building blocks: the figures (PNG) and the HTML pieces (number formatting, collapsed
+tables, embedded images, the page). The pages themselves are assembled in actunlearn.reporting."""
 
 from __future__ import annotations
 
 import base64
 import html
+import math
+import re
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -27,32 +31,191 @@ def training_curve(log: pd.DataFrame, path: str | Path) -> None:
     plt.close(fig)
 
 
-def forget_vs_retain(results: pd.DataFrame, path: str | Path) -> None:
-    """Held-out forget recall against held-out neighbour recall, one marker per method with its
-    95% design intervals (seeds, forget films, facts) as bars; the retain reference, which never
-    saw the forget films, is the target (star)."""
-    fig, ax = plt.subplots(figsize=(6.8, 4.4))
-    colours = plt.get_cmap("tab20").colors
-    held = results[(results.film == "all") & (results.split == "held_out")]
-    x, y = (held[held.metric == m].set_index("method") for m in ("neighbour_recall",
-                                                                  "forget_recall"))
-    methods = [m for m in y.index if m in x.index]
-    for k, name in enumerate(sorted(methods, key=lambda m: (m not in ("base", "retain_ref"), m))):
-        px, py = x.loc[name], y.loc[name]
-        err = [[max(p.estimate - p.low, 0) if pd.notna(p.low) else 0 for p in (px, py)],
-               [max(p.high - p.estimate, 0) if pd.notna(p.high) else 0 for p in (px, py)]]
-        marker = "*" if name == "retain_ref" else "s" if name == "base" else "o"
-        ax.errorbar(px.estimate, py.estimate, xerr=[[err[0][0]], [err[1][0]]],
-                    yerr=[[err[0][1]], [err[1][1]]], color=colours[k % len(colours)],
-                    marker=marker, markersize=12 if marker == "*" else 7, linestyle="none",
-                    capsize=2, label=f"{name} (seeds {int(py.n_seeds)})")
-    ax.set(xlabel="neighbour recall, held-out templates", ylabel="forget recall, held-out templates",
-           xlim=(-0.02, 1.05), ylim=(-0.02, 1.05),
-           title="Forget vs neighbours (95% design intervals; star: retain_ref, the target)")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+REFERENCE_METHODS = ("base", "retain_ref")
+UTILITY = {"neighbour_recall": "neighbour recall", "retain_recall": "retain recall"}
+
+
+def _method_order(methods) -> list[str]:
+    """base and retain_ref first, then the unlearning methods by name."""
+    return sorted(dict.fromkeys(methods), key=lambda m: (m not in REFERENCE_METHODS,
+                                                         REFERENCE_METHODS.index(m)
+                                                         if m in REFERENCE_METHODS else 0, m))
+
+
+def _colours(methods) -> dict[str, tuple]:
+    """One colour per method, the same in every panel and figure of a page (tab10 less its grey,
+    which is the base model's, and its orange, near the reference's gold; then Dark2)."""
+    palette = [c for k, c in enumerate(plt.get_cmap("tab10").colors) if k not in (1, 7)] \
+        + list(plt.get_cmap("Dark2").colors[:6])
+    others = [m for m in _method_order(methods) if m not in REFERENCE_METHODS]
+    colours = {m: palette[k % len(palette)] for k, m in enumerate(others)}
+    return {"base": (0.25, 0.25, 0.25), "retain_ref": (0.9, 0.65, 0.0), **colours}
+
+
+def _markers(methods) -> dict[str, str]:
+    """A marker per method (square: base, star: retain_ref); with the colour, every method
+    stays apart even where colours repeat."""
+    shapes = ["o", "D", "^", "v", "P", "X", "h", "<", ">"]
+    others = [m for m in _method_order(methods) if m not in REFERENCE_METHODS]
+    return {"base": "s", "retain_ref": "*", **{m: shapes[k % len(shapes)]
+                                                 for k, m in enumerate(others)}}
+
+
+def _errors(rows: pd.DataFrame) -> np.ndarray:
+    """Asymmetric error bars (2 x n) from estimate/low/high; no bar where the interval is
+    undefined (the table states why)."""
+    low = (rows.estimate - rows.low).clip(lower=0).fillna(0).to_numpy(dtype=float)
+    high = (rows.high - rows.estimate).clip(lower=0).fillna(0).to_numpy(dtype=float)
+    return np.vstack([low, high])
+
+
+def forget_vs_utility(points: pd.DataFrame, targets: dict[str, dict], path: str | Path,
+                      undefined: dict[tuple[str, str], str] | None = None) -> None:
+    """The headline figure: held-out forget recall (y) against held-out neighbour and retain
+    recall (x, one panel each), one row of panels per model; a marker per method with its 95%
+    design intervals as bars. The retain-only reference (star) is the target; the shaded
+    corner is where a method meets the criterion (targets[model]: forget_max and the utility
+    floors per metric). `undefined[(model, metric)]`: why a panel has no points."""
+    models = list(dict.fromkeys(points.model))
+    colours, markers = _colours(points.method), _markers(points.method)
+    fig, axes = plt.subplots(len(models), len(UTILITY), figsize=(10.5, 3.9 * len(models)),
+                             squeeze=False)
+    handles = {}
+    for row, model in zip(axes, models):
+        own = points[points.model == model]
+        forget = own[own.metric == "forget_recall"].set_index("method")
+        target = targets.get(model, {})
+        for ax, (metric, label) in zip(row, UTILITY.items()):
+            ax.set(xlim=(-0.02, 1.05), ylim=(-0.02, 1.05), xlabel=f"{label}, held-out templates",
+                   ylabel="forget recall, held-out templates", title=f"{model}: forget vs {label}")
+            utility = own[own.metric == metric].set_index("method")
+            methods = [m for m in _method_order(forget.index) if m in utility.index]
+            if not methods:
+                reason = (undefined or {}).get((model, metric), "no samples")
+                ax.text(0.5, 0.5, f"{label} undefined:\n{reason}", ha="center", va="center",
+                        wrap=True, fontsize=8, transform=ax.transAxes)
+                continue
+            floor, ceiling = target.get("floors", {}).get(metric), target.get("forget_max")
+            if floor is not None and ceiling is not None:
+                ax.fill_between([floor, 1.05], -0.02, ceiling, color="tab:green", alpha=0.12,
+                                linewidth=0)
+                ax.axhline(ceiling, color="tab:green", linewidth=0.8, linestyle=":")
+                ax.axvline(floor, color="tab:green", linewidth=0.8, linestyle=":")
+            for name in methods:
+                x, y = utility.loc[[name]], forget.loc[[name]]
+                star = name == "retain_ref"
+                label_text = "retain_ref (target)" if star else name
+                handles[label_text] = ax.errorbar(
+                    x.estimate, y.estimate, xerr=_errors(x), yerr=_errors(y),
+                    color=colours[name], marker=markers[name], markersize=15 if star else 7,
+                    markeredgecolor="black" if star else colours[name], linestyle="none",
+                    capsize=2, elinewidth=0.7, alpha=0.9, zorder=3 if star else 2)
+    handles["meets the criterion"] = plt.Rectangle((0, 0), 1, 1, color="tab:green", alpha=0.12)
+    fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5),
+               fontsize=8, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def interval_panels(points: pd.DataFrame, metrics: dict[str, str], path: str | Path,
+                    log_scale: tuple[str, ...] = ("exposure_prob", "exposure_rank")) -> None:
+    """Per model (rows) and metric (columns): each method's design mean with its 95% interval,
+    methods on the y axis (a forest plot)."""
+    models = list(dict.fromkeys(points.model))
+    colours, markers = _colours(points.method), _markers(points.method)
+    heights = [0.32 * points[points.model == m].method.nunique() + 1.2 for m in models]
+    fig, axes = plt.subplots(len(models), len(metrics), figsize=(11, sum(heights)),
+                             squeeze=False, gridspec_kw={"height_ratios": heights})
+    for row, model in zip(axes, models):
+        own = points[points.model == model]
+        methods = _method_order(own.method)
+        for ax, (metric, label) in zip(row, metrics.items()):
+            rows = own[own.metric == metric].set_index("method").reindex(methods)
+            present = rows.estimate.notna().to_numpy()
+            y = np.arange(len(methods))
+            for k in np.flatnonzero(present):
+                r = rows.iloc[[k]]
+                ax.errorbar(r.estimate, [y[k]], xerr=_errors(r), color=colours[methods[k]],
+                            marker=markers[methods[k]], markersize=5, capsize=2,
+                            linestyle="none")
+            for k in np.flatnonzero(~present):
+                ax.text(0.5, y[k], "undefined", ha="center", va="center", fontsize=7,
+                        color="grey", transform=ax.get_yaxis_transform())
+            ax.set_yticks(y, methods if ax is row[0] else [""] * len(methods), fontsize=7)
+            ax.set_ylim(len(methods) - 0.5, -0.5)
+            ax.set_title(f"{model}: {label}", fontsize=9)
+            if metric in log_scale and present.any():
+                ax.set_xscale("log")
+                plain = mticker.FuncFormatter(lambda v, _: f"{v:g}")
+                ax.xaxis.set_major_formatter(plain)
+                ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+            elif metric not in log_scale:
+                ax.set_xlim(-0.02, 1.02)
+            ax.grid(axis="x", alpha=0.3)
+    _save(fig, path)
+
+
+def shift_heatmaps(panels: list[tuple[str, pd.DataFrame, set]], path: str | Path,
+                   stacked: bool = False) -> None:
+    """One heatmap per panel (title, grid: method rows x shift-set columns of recall in [0, 1],
+    the (method, shift set) cells to outline: where the verdict finds a leak), side by side or
+    (stacked) one under another, each as tall as its rows."""
+    rows = [max(len(g.index), 1) for _, g, _ in panels]
+    if stacked:
+        fig, axes = plt.subplots(len(panels), 1, figsize=(8.5, 0.34 * sum(rows) + 1.9 * len(panels)),
+                                 squeeze=False, gridspec_kw={"height_ratios": rows, "hspace": 0.6})
+        axes = axes[:, 0]
+    else:
+        fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 5.2 * len(panels)),
+                                                          0.34 * max(rows) + 1.8), squeeze=False)
+        axes = axes[0]
+    for ax, (title, grid, outlined) in zip(axes, panels):
+        values = grid.to_numpy(dtype=float)
+        im = ax.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for (i, j), v in np.ndenumerate(values):
+            if not np.isfinite(v):
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=6, color="grey")
+                continue
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
+                    color="white" if v < 0.5 else "black")
+            if (grid.index[i], grid.columns[j]) in outlined:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                           edgecolor="red", linewidth=1.6))
+        ax.set_xticks(range(grid.shape[1]), list(grid.columns), rotation=40, ha="right",
+                      fontsize=7)
+        ax.set_yticks(range(grid.shape[0]), list(grid.index), fontsize=7)
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label="greedy recall")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def relearning_figure(table: pd.DataFrame, limits: dict[str, float] | None,
+                      path: str | Path) -> None:
+    """Relearning attack: forget recall before (hollow) and after (filled) the attack per method,
+    one panel per (model, variant) in table's `panel` column; the dotted line is limits[panel],
+    what the attack brings back in the retain-only reference plus the tolerance."""
+    panels = list(dict.fromkeys(table.panel))
+    colours, markers = _colours(table.method), _markers(table.method)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.5, 4.6 * len(panels)), 3.6),
+                             squeeze=False, sharey=True)
+    for ax, panel in zip(axes[0], panels):
+        g = table[table.panel == panel]
+        methods = _method_order(g.method)
+        g = g.set_index("method").loc[methods]
+        x = np.arange(len(methods))
+        for k, name in enumerate(methods):
+            ax.plot([k, k], [g.before.iloc[k], g.after.iloc[k]], color=colours[name], linewidth=1)
+            ax.scatter([k], [g.before.iloc[k]], facecolors="none", edgecolors=colours[name],
+                       marker=markers[name], s=30)
+            ax.scatter([k], [g.after.iloc[k]], color=colours[name], marker=markers[name], s=30)
+        if limits and panel in limits:
+            ax.axhline(limits[panel], color="red", linestyle=":", linewidth=1)
+        ax.set_xticks(x, methods, rotation=40, ha="right", fontsize=7)
+        ax.set(ylim=(-0.02, 1.02), title=panel)
+    axes[0][0].set_ylabel("forget recall (hollow: before, filled: after)")
+    _save(fig, path)
 
 
 def unlearning_curve(log: pd.DataFrame, path: str | Path) -> None:
@@ -70,27 +233,6 @@ def unlearning_curve(log: pd.DataFrame, path: str | Path) -> None:
     ax1.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def shift_robustness_figure(table: pd.DataFrame, path: str | Path) -> None:
-    """Heatmaps (method x shift set) of forget recall and of retain recall, from the
-    shift_robustness table (means over seeds)."""
-    sets = list(dict.fromkeys(table.shift_set))
-    methods = list(dict.fromkeys(table.method))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.42 * len(methods) + 1.8), sharey=True)
-    for ax, column in zip(axes, ("forget", "retain")):
-        grid = table.pivot(index="method", columns="shift_set", values=column).loc[methods, sets]
-        im = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
-            if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if v < 0.5 else "black")
-        ax.set_xticks(range(len(sets)), sets, rotation=45, ha="right", fontsize=7)
-        ax.set_yticks(range(len(methods)), methods, fontsize=7)
-        ax.set_title(f"{column} recall by shift set")
-    fig.colorbar(im, ax=axes, shrink=0.8)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -245,23 +387,103 @@ def shift_figure(shift: pd.DataFrame, pca: pd.DataFrame, path: str | Path) -> No
     _save(fig, path)
 
 
-def image(path: str | Path, alt: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+# --- HTML -------------------------------------------------------------------------------------
+
+STYLE = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;"
+    "line-height:1.45}h2{margin-top:2em;border-bottom:1px solid #ccc}"
+    ".scroll{overflow-x:auto;max-width:100%}"
+    "table{border-collapse:collapse;font-size:13px}"
+    "td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
+    "td.text,th.text{text-align:left}th{background:#f4f4f4}"
+    "img{max-width:100%;height:auto;display:block}figure{margin:1em 0}"
+    "figcaption{font-size:13px;color:#555;max-width:900px}"
+    "details{margin:0.6em 0 1.2em}summary{cursor:pointer;color:#335}"
+    ".verdict{background:#f6f8fa;border-left:4px solid #4a7;padding:0.6em 1em}"
+    ".verdict li{margin:0.3em 0}.missing{color:#666;font-size:13px}"
+    ".meets{color:#161;font-weight:bold}.fails{color:#a11;font-weight:bold}"
+    ".undecided{color:#a60;font-weight:bold}")
+
+# a decimal number inside a text cell ("0.74 [0.467, 0.902]", "356.899 (min 79.778, ...)")
+_NUMBER = re.compile(r"(?<![\w.])([+-]?)(\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?![\w.])")
+
+
+def fmt(value) -> str:
+    """A cell: floats to 3 significant digits (integral floats as integers, very small or large
+    ones in exponent notation), every decimal number inside a text likewise, missing as '-'."""
+    if value is None or value is pd.NA:
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return "-"
+        if math.isinf(value) or value.is_integer() and abs(value) < 1e7:
+            return str(value if math.isinf(value) else int(value))
+        if 1e-3 <= abs(value) < 1e5:
+            return np.format_float_positional(float(f"{value:.3g}"), trim="-")
+        return f"{value:.3g}"
+    return _NUMBER.sub(lambda m: m.group(1) + fmt(float(m.group(2))), str(value))
+
+
+def interval(estimate: float, low: float | None = None, high: float | None = None) -> str:
+    """'0.12 [0.05, 0.2]' (3 significant digits); the estimate alone without an interval."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return fmt(estimate)
+    return f"{fmt(estimate)} [{fmt(low)}, {fmt(high)}]"
+
+
+def display_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader sees: a numeric column X with a text twin X_ci ("estimate [low,
+    high]") is shown once, as the text, under the name X."""
+    df = df.copy()
+    for column in [c for c in df.columns if c.endswith("_ci") and c[:-3] in df.columns]:
+        df[column[:-3]] = df.pop(column)
+    return df
 
 
 def table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="-")
+    """An HTML table in a horizontally scrolling box; cells never wrap (CSS); numbers via fmt."""
+    df = display_frame(df)
+    text = [not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])
+                 or df[c].astype(str).str.match(r"^[+-]?[\d.]").all()) for c in df.columns]
+    head = "".join(f'<th class="{"text" if t else "num"}">{html.escape(str(c))}</th>'
+                   for c, t in zip(df.columns, text))
+    body = "".join("<tr>" + "".join(f'<td class="{"text" if t else "num"}">'
+                                    f"{html.escape(fmt(v))}</td>" for v, t in zip(row, text))
+                   + "</tr>" for row in df.itertuples(index=False))
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>' \
+           "</table></div>"
+
+
+def collapsed(df: pd.DataFrame, name: str, missing: str = "") -> str:
+    """The table folded under a summary line (name, rows, columns); `missing`: a line saying
+    which models lack it and why. '-' in a cell: not measured or not applicable."""
+    summary = f"Table {name}: {len(df)} rows, {len(display_frame(df).columns)} columns"
+    note = f'<p class="missing">{html.escape(missing)}</p>' if missing else ""
+    return (f"<details><summary>{html.escape(summary)}</summary>{table(df)}"
+            '<p class="missing">-: not measured or not applicable.</p></details>' + note)
+
+
+def image(path: str | Path, alt: str, caption: str = "") -> str:
+    """A PNG embedded in the page (a self-contained file), with its caption."""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">{cap}' \
+           "</figure>"
 
 
 def write_html(path: str | Path, title: str, intro: str, sections: list[tuple[str, str, str]]
                ) -> None:
-    """sections: (heading, explanation, html body)."""
-    parts = [f"<h2>{html.escape(h)}</h2><p>{html.escape(e)}</p>{body}" for h, e, body in sections]
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;"
-             "border-bottom:1px solid #ddd;text-align:right}img{max-width:100%}")
+    """sections: (heading, explanation as plain text, HTML body)."""
+    parts = [f"<h2>{html.escape(h)}</h2>" + (f"<p>{html.escape(e)}</p>" if e else "") + body
+             for h, e, body in sections]
     Path(path).write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p>{html.escape(intro)}</p>{''.join(parts)}</body></html>\n")

@@ -76,6 +76,16 @@ rule build_report:
             caption="../report/forget_vs_retain.rst",
             category="Figures",
         ),
+        method_intervals=report(
+            "results/{model}/report/method_intervals.png",
+            caption="../report/method_intervals.rst",
+            category="Figures",
+        ),
+        relearning=report(
+            "results/{model}/report/relearning.png",
+            caption="../report/relearning.rst",
+            category="Figures",
+        ),
         unlearning_curve=report(
             "results/{model}/report/unlearning_curve.png",
             caption="../report/unlearning_curve.rst",
@@ -175,13 +185,34 @@ rule build_study_report:
     input:
         csv=rules.build_study_tables.output.csv,
         catalog=rules.build_catalog.output.catalog,
-        knowledge=expand("results/{model}/knowledge/facts.parquet", model=RUN_MODELS),
+        results=expand("results/{model}/summary/methods.parquet", model=RUN_MODELS),
+        drift=expand("results/{model}/report/recommendation_drift.png", model=RUN_MODELS),
         reports=expand("results/{model}/report/report.html", model=RUN_MODELS),
     output:
         html=report(
             "results/report/report.html",
             caption="../report/study.rst",
             category="Report",
+        ),
+        forget_vs_retain=report(
+            "results/report/forget_vs_retain.png",
+            caption="../report/forget_vs_retain.rst",
+            category="Study figures",
+        ),
+        method_intervals=report(
+            "results/report/method_intervals.png",
+            caption="../report/method_intervals.rst",
+            category="Study figures",
+        ),
+        shift_robustness=report(
+            "results/report/shift_robustness.png",
+            caption="../report/shift_robustness.rst",
+            category="Study figures",
+        ),
+        relearning=report(
+            "results/report/relearning.png",
+            caption="../report/relearning.rst",
+            category="Study figures",
         ),
     params:
         models=RUN_MODELS,
