@@ -4,7 +4,8 @@ import pandas as pd
 
 from actunlearn.cli import main
 from actunlearn.provenance import provenance, read_provenance, write_parquet
-from actunlearn.tables import build_database, connect, run_sql_file, to_markdown
+from actunlearn.tables import (build_database, build_study_database, connect, run_sql_file,
+                               to_markdown, write_tables)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,22 +38,53 @@ def test_database_views_and_method_comparison(tmp_path, capsys):
 
 def test_study_database_spans_models_with_a_model_column(tmp_path):
     prov = provenance({"x": 1})
-    for model, forget in (("testbed", 0.0), ("smollm2", 0.5)):
+    for model, forget in (("testbed", 0.0), ("smollm2", 0.5), ("stale", 0.9)):
         for name, f in (("base", 1.0), ("masked_lora_seed0", forget)):
             write_parquet(_summary(name, f, 0.8),
                           tmp_path / f"results/{model}/eval/{name}/summary.parquet", prov)
-    write_parquet(_summary("base", 1.0, 0.8), tmp_path / "results/smollm2x/eval/b/summary.txt", prov)
-    only = tmp_path / "results/smollm2/actunlearn.duckdb"
-    build_database(only, tmp_path, "smollm2")
-    with connect(only) as con:
+    databases = {}
+    for model in ("testbed", "smollm2", "stale"):
+        databases[model] = tmp_path / f"results/{model}/actunlearn.duckdb"
+        build_database(databases[model], tmp_path, model, sql=[ROOT / "sql/method_comparison.sql"])
+    with connect(databases["smollm2"]) as con:
         assert con.execute("SELECT count(*) FROM eval_summary").fetchone()[0] == 4
     study = tmp_path / "results/actunlearn.duckdb"
-    build_database(study, tmp_path)
+    del databases["stale"]  # a model folder the study does not list stays out of it
+    made = build_study_database(study, databases)
+    assert made == ["eval_summary", "eval_wide", "tables.method_comparison"]
     with connect(study) as con:
         wide = con.execute("SELECT model, checkpoint, forget_recall_train FROM eval_wide "
                            "ORDER BY model, checkpoint").fetchall()
+        table = con.execute("SELECT model, checkpoint, retain_vs_base FROM tables.method_comparison "
+                            "ORDER BY model, checkpoint").fetchall()
     assert wide == [("smollm2", "base", 1.0), ("smollm2", "masked_lora_seed0", 0.5),
                     ("testbed", "base", 1.0), ("testbed", "masked_lora_seed0", 0.0)]
+    assert table == [("smollm2", "base", 1.0), ("smollm2", "masked_lora_seed0", 1.0),
+                     ("testbed", "base", 1.0), ("testbed", "masked_lora_seed0", 1.0)]
+
+
+def test_result_tables_keep_their_types_across_models(tmp_path):
+    """A model without an artifact gets a note table; stacked with a model that has it, integer
+    columns stay integers (no float 100.0) and text stays text (no "+1e-06" read as a number)."""
+    prov = provenance({})
+    write_parquet(_summary("base", 1.0, 0.8), tmp_path / "results/a/eval/base/summary.parquet", prov)
+    write_parquet(pd.DataFrame({"step": [100], "cell": ["+1.27e-06"]}),
+                  tmp_path / "results/a/unlearn/x_seed0/log.parquet", prov)
+    write_parquet(_summary("base", 1.0, 0.8), tmp_path / "results/b/eval/base/summary.parquet", prov)
+    query = tmp_path / "steps.sql"
+    query.write_text("SELECT step, cell FROM unlearn_log;\n")
+    dbs = {m: tmp_path / f"results/{m}/actunlearn.duckdb" for m in ("b", "a")}
+    for model, db in dbs.items():
+        build_database(db, tmp_path, model, sql=[query])
+    study = tmp_path / "results/actunlearn.duckdb"
+    build_study_database(study, dbs)
+    write_tables(study, [tmp_path / "steps.csv"], [tmp_path / "steps.md"])
+    assert (tmp_path / "steps.csv").read_text().splitlines() == [
+        "model,note,step,cell", "b,not in this study: no unlearn_log artifacts (CatalogException),,",
+        "a,,100,+1.27e-06"]
+    cells = [[c.strip() for c in line.strip("|").split("|")]
+             for line in (tmp_path / "steps.md").read_text().splitlines()]
+    assert cells[-1] == ["a", "-", "100", "+1.27e-06"]  # as written, not reformatted as 0.000
 
 
 def test_provenance_hash_is_stable_and_sensitive():

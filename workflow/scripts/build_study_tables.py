@@ -1,30 +1,11 @@
-"""Every model's result tables side by side (a `model` column first), and the study database."""
-from pathlib import Path
-
-import pandas as pd
-
+"""The study database: every model's tables stacked with a `model` column; the result tables."""
 from actunlearn.runlog import logged
-from actunlearn.tables import build_database, to_markdown
+from actunlearn.tables import build_study_database, write_tables
 
 with logged(snakemake.log[0]):
-    views = build_database(snakemake.output.database, Path.cwd(), model=None)
-    print("views:", ", ".join(views))
-    models = list(snakemake.params.models)
-    for csv, md in zip(snakemake.output.csv, snakemake.output.markdown):
-        name = Path(csv).name
-        parts = []
-        for model in models:
-            # a table's own `model` column (the testbed variant, in training) becomes `variant`,
-            # as in the study database
-            frame = pd.read_csv(f"results/{model}/tables/{name}").rename(columns={"model": "variant"})
-            frame.insert(0, "model", model)
-            parts.append(frame)
-        table = pd.concat(parts, ignore_index=True)
-        # integer columns stay integers where another model's table lacks them (a note row)
-        for col in table.columns:
-            kinds = {str(f[col].dtype) for f in parts if col in f and len(f)}
-            if kinds and all(k.startswith("int") for k in kinds):
-                table[col] = table[col].astype("Int64")
-        table.to_csv(csv, index=False)
-        Path(md).write_text(to_markdown(table))
-        print(f"{name}: {len(table)} rows")
+    databases = dict(zip(snakemake.params.models, snakemake.input.databases, strict=True))
+    made = build_study_database(snakemake.output.database, databases)
+    print("relations:", ", ".join(made))
+    rows = write_tables(snakemake.output.database, snakemake.output.csv, snakemake.output.markdown)
+    for name, n in rows.items():
+        print(f"{name}: {n} rows")

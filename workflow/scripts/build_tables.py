@@ -1,14 +1,13 @@
+"""A model's database (its artifacts as tables, the activations as a view) and result tables."""
 from pathlib import Path
 
 from actunlearn.runlog import logged
-from actunlearn.tables import build_database, connect, run_sql_file, to_markdown
+from actunlearn.tables import build_database, write_tables
 
 with logged(snakemake.log[0]):
-    views = build_database(snakemake.output.database, Path.cwd(), snakemake.wildcards.model)
-    print("views:", ", ".join(views))
-    with connect(snakemake.output.database, Path.cwd()) as con:
-        for sql, csv, md in zip(snakemake.input.sql, snakemake.output.csv, snakemake.output.markdown):
-            table = run_sql_file(con, sql)
-            table.to_csv(csv, index=False)
-            Path(md).write_text(to_markdown(table))
-            print(f"{sql}: {len(table)} rows")
+    made = build_database(snakemake.output.database, Path.cwd(), snakemake.wildcards.model,
+                          sql=snakemake.input.sql)
+    print("relations:", ", ".join(made))
+    rows = write_tables(snakemake.output.database, snakemake.output.csv, snakemake.output.markdown)
+    for name, n in rows.items():
+        print(f"{name}: {n} rows")
