@@ -43,8 +43,8 @@ def test_default_config_is_valid():
     (lambda c: c["models"].update(qwen={"source": "hf"}), r"models.qwen: 'id' is a required"),
     (lambda c: c["models"].update(q={"source": "gguf", "gguf": {"package": "x"}}),
      r"models.q.gguf: .* is not valid under any of the given schemas"),
-    (lambda c: c["models"]["smollm2"]["overrides"]["evaluate"].update(max_new_tokens=0),
-     r"models.smollm2.overrides -> evaluate.max_new_tokens: 0 is less than"),
+    (lambda c: c["models"]["smollm2"]["overrides"]["inference"].update(max_new_tokens=0),
+     r"models.smollm2.overrides -> inference.max_new_tokens: 0 is less than"),
     (lambda c: c["models"]["smollm2"]["overrides"]["unlearn"].update(run=["masked_lora", "typo"]),
      r"unlearn.run: \['typo'\] have no settings"),
 ])
@@ -90,3 +90,19 @@ def test_snakemake_fails_before_any_work(tmp_path, overlay, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_pick_keeps_only_the_named_keys_with_their_nesting():
+    from actunlearn.config import Settings, pick
+    section = {"a": 1, "b": {"c": 2, "d": 3}, "e": 4}
+    got = pick(section, ["a", "b.c"], "s")
+    assert got == {"a": 1, "b": {"c": 2}} and isinstance(got, Settings)
+    with pytest.raises(KeyError, match="no setting s.b.x"):
+        pick(section, ["b.x"], "s")
+
+
+def test_a_moved_key_names_its_new_place():
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["evaluate"]["batch_size"] = 8
+    with pytest.raises(ConfigError, match=r"evaluate.batch_size: moved to inference.batch_size"):
+        validate_config(cfg)

@@ -190,7 +190,7 @@ def test_drift_command_on_example_logs(tmp_path):
     # the unlearned model answers the control family exactly as the base model on 2 of 3 prompts
     assert (heat.rbo > 0.99).sum() == 2 and (heat.jaccard_at_k == 1.0).all()
     assert main(["drift", str(root / "docs/examples/recommendation_logs.jsonl"), "--catalog",
-                 str(catalog), "--out", str(out), "--base", "nope"]) == 1
+                 str(catalog), "--out", str(out), "--base", "nope"]) == 2
 
 
 def test_candidate_titles_keep_the_targets_and_are_seeded():

@@ -125,38 +125,69 @@ def test_sql_command_queries_artifacts(study):
     assert proc.stdout.splitlines() == ["n", "5"]
     bad = subprocess.run([str(Path(sys.executable).with_name("actunlearn")), "sql",
                           "SELECT * FROM nope"], cwd=study, capture_output=True, text=True)
-    assert bad.returncode == 1 and "nope" in bad.stderr
+    assert bad.returncode == 2 and "nope" in bad.stderr
 
 
 def test_rerun_is_a_no_op(study):
     assert "Nothing to be done" in _snakemake(study, "-n")
 
 
-def test_changing_an_unlearning_parameter_reruns_only_downstream(study, tmp_path):
-    overlay = tmp_path / "steps.yaml"
-    overlay.write_text(yaml.safe_dump({"unlearn": {"methods": {"masked_lora": {"steps": 81}}}}))
-    counts = _job_counts(_snakemake(study, "-n", "--configfile", TINY, str(overlay)))
-    # the sequential study runs masked_lora too, so it reruns as well
-    assert counts == {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1, "unlearn_sequence": 1,
-                      "evaluate_sequence": 1, "recommendation_drift": 1, "forget_quality": 1,
-                      "summarise_methods": 1, "build_tables": 1, "build_report": 1,
-                      "build_study_tables": 1, "build_study_report": 1, "write_results": 1,
-                      "all": 1}
+# The reporting tail: every result table, report and the results page.
+TAIL = {"build_tables": 1, "build_report": 1, "build_study_tables": 1, "build_study_report": 1,
+        "write_results": 1, "all": 1}
+# After any evaluation changes: the tables over every checkpoint's evaluation.
+EVAL = {"forget_quality": 1, "recommendation_drift": 1, "summarise_methods": 1} | TAIL
+EVERY_EVAL = {"evaluate": 2, "evaluate_unlearned": 3} | EVAL
+# Everything downstream of the known facts (the knowledge check's prompts).
+KNOWN = {"check_knowledge": 1, "dump_activations": 1, "activation_overlap": 1,
+         "contrast_neurons": 1, "semantic_similarity": 1, "score_neurons": 1, "neuron_agreement": 1,
+         "rank_neurons": 1, "unlearn": 3, "unlearn_sequence": 1, "evaluate_sequence": 1,
+         "relearn": 1} | EVERY_EVAL
+RANKED = {"rank_neurons": 1, "unlearn": 2, "unlearn_sequence": 1, "evaluate_sequence": 1,
+          "evaluate_unlearned": 2, "relearn": 1} | EVAL
+
+# key -> (new value, the jobs a dry run schedules after the change). The tiny study's ranking
+# uses saliency only, so the contrast table and a new activation dump rerun no ranking; of its
+# methods masked_lora (its mask) and npo (layers: ranked) read the ranking, random_mask_lora not.
+RERUNS = {
+    "evaluate.drift.rbo_p": (0.8, {"recommendation_drift": 1} | TAIL),
+    "evaluate.drift.top_k": (9, EVERY_EVAL),
+    "evaluate.perplexity_lines": (20, EVERY_EVAL),
+    "evaluate.shift.retain_films": (3, EVERY_EVAL),
+    "evaluate.shift.templates": (2, {"build_shift_sets": 1} | EVERY_EVAL),
+    "activations.token_level": (True, {"dump_token_activations": 1, "all": 1}),
+    "activations.dtype": ("float32", {"dump_activations": 1, "activation_overlap": 1,
+                                      "contrast_neurons": 1, "semantic_similarity": 1,
+                                      "evaluate_unlearned": 3} | EVAL),
+    "probing.agreement_top_k": (16, {"neuron_agreement": 1} | TAIL),
+    "probing.semantic_prompts": (50, {"semantic_similarity": 1} | TAIL),
+    "probing.top_k_tokens": (4, EVERY_EVAL),
+    "probing.shift_retain_films": (3, {"evaluate_unlearned": 3} | EVAL),
+    "unlearn.methods.npo.steps": (81, {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1} | EVAL),
+    "unlearn.families.budget.steps": (81, {"unlearn": 3, "unlearn_sequence": 1,
+                                           "evaluate_sequence": 1, "evaluate_unlearned": 3,
+                                           "relearn": 1} | EVAL),
+    "ranking.scores": (["saliency", "fisher"], RANKED),
+    "relearn.steps": (19, {"relearn": 1} | TAIL),
+    "unlearn.sequential.retain_films": (9, {"evaluate_sequence": 1} | TAIL),
+    "unlearn.retain_data": ("own_answers", {"unlearn": 3, "evaluate_unlearned": 3, "relearn": 1}
+                            | EVAL),
+    "neurons.retain_prompts": (60, {"score_neurons": 1, "neuron_agreement": 1} | RANKED),
+    "knowledge.min_share": (0.4, KNOWN),
+    "inference.max_new_tokens": (9, KNOWN),
+    "testbed.epochs": (15, {"train_testbed": 2} | KNOWN),
+}
 
 
-def test_changing_the_ranking_reruns_ranking_and_unlearning_not_the_dumps(study, tmp_path):
-    overlay = tmp_path / "ranking.yaml"
-    overlay.write_text(yaml.safe_dump({"ranking": {"scores": ["saliency", "contrast"]}}))
-    out = _snakemake(study, "-n", "--configfile", TINY, str(overlay))
-    counts = _job_counts(out)
-    # every run reads the ranking (random_mask_lora and npo for their layer selection)
-    assert counts["rank_neurons"] == 1 and counts["unlearn"] == 3
-    assert counts["unlearn_sequence"] == 1  # ranks each step with the same settings
-    for upstream in ("train_testbed", "score_neurons", "contrast_neurons", "activation_overlap"):
-        assert upstream not in counts
-    # only the unlearned checkpoint's activations are dumped again, never the base model's
-    assert counts["evaluate_unlearned"] == 3 and "dump_activations" not in counts
-    assert "output: results/testbed/activations/base.parquet" not in out
+@pytest.mark.parametrize("key", sorted(RERUNS))
+def test_a_changed_setting_reruns_exactly_the_rules_that_read_it(study, tmp_path, key):
+    value, expected = RERUNS[key]
+    change = value
+    for part in reversed(key.split(".")):
+        change = {part: change}
+    overlay = tmp_path / "change.yaml"
+    overlay.write_text(yaml.safe_dump(change))
+    assert _job_counts(_snakemake(study, "-n", "--configfile", TINY, str(overlay))) == expected
 
 
 def test_all_probing_artifacts_and_figures_exist(study):

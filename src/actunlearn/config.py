@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import functools
 from pathlib import Path
 
@@ -37,6 +38,44 @@ def method_seeds(handler: str, seeds: list[int]) -> list[int]:
     """The seeds a method runs with: all of them, or the first when its handler
     (`unlearn.methods.<name>.handler` of the resolved settings) is deterministic."""
     return list(seeds[:1]) if handler in DETERMINISTIC_HANDLERS else list(seeds)
+
+
+# Handlers that pick neurons from the ranking (top-k per layer); any method with a setting
+# "ranked" (layers, layer) reads the ranking's layer selection. The registry checks its
+# `ranks_neurons` flags against this set.
+RANKED_NEURON_HANDLERS = frozenset({"masked_lora", "dampen"})
+
+
+def reads_ranking(settings: dict) -> bool:
+    """Whether a method (its resolved settings) reads the neuron ranking: an unlearning job that
+    does not is not rerun when the ranking changes."""
+    return (settings["handler"] in RANKED_NEURON_HANDLERS
+            or any(value == "ranked" for value in settings.values()))
+
+
+# An unlearned checkpoint's name: method and seed (results/{model}/unlearn/{name}/); base and
+# retain_ref are the models that are not unlearned.
+_CHECKPOINT = re.compile(r"([a-z][a-z0-9_]*?)_seed(\d+)")
+
+
+def checkpoint_name(method: str, seed: int) -> str:
+    """The name of the checkpoint that `method` unlearned with `seed` (e.g. masked_lora_seed0)."""
+    return f"{method}_seed{int(seed)}"
+
+
+def parse_checkpoint(name: str) -> tuple[str, int]:
+    """(method, seed) of an unlearned checkpoint's name; ValueError for any other name."""
+    match = _CHECKPOINT.fullmatch(name)
+    if not match:
+        raise ValueError(f"{name!r} is not an unlearned checkpoint name (method_seedN)")
+    return match.group(1), int(match.group(2))
+
+
+def run_of(name: str) -> tuple[str, int | None]:
+    """(method, seed) of any checkpoint name: an unlearned one's (parse_checkpoint), or the name
+    itself with no seed (base, retain_ref)."""
+    match = _CHECKPOINT.fullmatch(name)
+    return (match.group(1), int(match.group(2))) if match else (name, None)
 
 
 # Folders under results/ shared by every model: no model may take these names.
@@ -191,10 +230,52 @@ def _resolve_method(name: str, entry: dict, families: dict, schema: dict,
     return {"handler": handler, **{k: settings[k] for k in arguments if k in settings}}
 
 
+# Keys that moved (old path -> new path): a configuration written for an earlier layout fails
+# with the new place, not with a bare "additional property" error.
+MOVED_KEYS = {"evaluate.batch_size": "inference.batch_size",
+              "evaluate.max_new_tokens": "inference.max_new_tokens"}
+
+
+def _check_moved(config: dict) -> None:
+    scopes = [("", config)] + [(f"models.{m}.overrides.", spec.get("overrides") or {})
+                               for m, spec in (config.get("models") or {}).items()]
+    lines = []
+    for prefix, scope in scopes:
+        for old, new in MOVED_KEYS.items():
+            section, key = old.split(".")
+            if key in (scope.get(section) or {}):
+                lines.append(f"  - {prefix}{old}: moved to {prefix}{new}")
+    if lines:
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+
+
+class Settings(dict):
+    """The settings one rule's script reads (its `params`): named keys of a config section, never
+    the whole section, so that a changed key reruns exactly the rules that read it."""
+
+
+def pick(section: dict, keys: list[str] | tuple[str, ...], where: str = "") -> Settings:
+    """{key: value} for the named `keys` of `section` (dotted keys reach nested ones and keep
+    their nesting: "drift.top_k" -> {"drift": {"top_k": ...}}). A missing key raises KeyError
+    naming its full path."""
+    out = Settings()
+    for key in keys:
+        node, target = section, out
+        *parents, leaf = key.split(".")
+        try:
+            for part in parents:
+                node, target = node[part], target.setdefault(part, {})
+            target[leaf] = copy.deepcopy(node[leaf])
+        except (KeyError, TypeError):
+            raise KeyError(f"no setting {where + '.' if where else ''}{key}") from None
+    return out
+
+
 def validate_config(config: dict, schema: dict | None = None) -> None:
     """Raise ConfigError listing every schema violation (key path + reason), or return None.
     Each model of `run_models` is checked with its overrides merged in."""
     schema = schema if schema is not None else load_schema()
+    _check_moved(config)
     _schema_errors(config, schema)
     reserved = sorted(RESERVED_MODEL_NAMES & set(config["models"]))
     if reserved:

@@ -32,12 +32,12 @@ over its seeds, the share of runs whose p-value exceeds 0.05 and the (lower) med
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd
 import torch
 
+from actunlearn.config import run_of
 from actunlearn.drift import auc, ks_test, min_k_prob
 from actunlearn.modeling import answer_ids, batches, collate, qa_example, token_logprobs
 
@@ -47,7 +47,6 @@ FACT_QUESTION_COLUMNS = ["prompt_id", "title", "intent", "split", "group", "ques
                          "wrong"]
 FACT_KEYS = ("title", "intent")
 P_THRESHOLD = 0.05
-_SEEDED = re.compile(r"^(?P<method>.+)_seed(?P<seed>\d+)$")
 
 
 def fact_questions(prompts: pd.DataFrame, catalog: pd.DataFrame, n_wrong: int, seed: int
@@ -171,11 +170,7 @@ def membership_auc(facts: pd.DataFrame, checkpoint: str = "") -> dict[str, float
             "mia_auc_min_k": auc(pos.min_k.to_numpy(), neg.min_k.to_numpy())}
 
 
-def parse_checkpoint(name: str) -> tuple[str, int | None]:
-    """(method, seed) of `{method}_seed{N}`; any other name (base, retain_ref) is its own method
-    with no seed."""
-    m = _SEEDED.match(name)
-    return (m["method"], int(m["seed"])) if m else (name, None)
+parse_checkpoint = run_of  # (method, seed); base and retain_ref: (name, None)
 
 
 def quality_summary(samples: pd.DataFrame, reference: str = "retain_ref") -> pd.DataFrame:

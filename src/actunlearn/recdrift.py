@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from actunlearn.config import run_of
 from actunlearn.drift import (
     _check_k,
     jaccard_at_k,
@@ -154,8 +155,8 @@ def pair_intervals(pairs: pd.DataFrame, rng_seed: int = 0) -> pd.DataFrame:
     Columns: method, comparison, family_kind, metric, mean, low, high, n (seeds), n_families,
     n_pairs, note. Pairs where the metric is undefined are left out."""
     from actunlearn.intervals import design_interval
-    frame = pairs.assign(method=pairs.checkpoint.str.replace(r"_seed\d+$", "", regex=True),
-                         seed=pairs.checkpoint.str.extract(r"_seed(\d+)$")[0].fillna("0"),
+    runs = [run_of(c) for c in pairs.checkpoint]
+    frame = pairs.assign(method=[m for m, _ in runs], seed=[str(s or 0) for _, s in runs],
                          pair=pairs.prompt_a.astype(str) + "|" + pairs.prompt_b.astype(str))
     rows = []
     for metric in METRICS:
@@ -180,6 +181,9 @@ def log_recommendations(logs: pd.DataFrame, titles: list[str]) -> pd.DataFrame:
     a `family` (the paraphrase family it belongs to); `checkpoint` defaults to "logs"; a prompt is
     identified by its question text (the same question in two checkpoints is compared)."""
     from actunlearn.drift import extract_titles
+    if logs.empty:
+        raise ValueError("response logs: no records; drift compares responses within a paraphrase "
+                         "family")
     missing = logs.family.isna()
     if missing.any():
         lines = logs.line[missing].tolist()

@@ -9,6 +9,8 @@ import math
 import re
 from pathlib import Path
 
+from actunlearn.config import run_of
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -222,7 +224,7 @@ def unlearning_curve(log: pd.DataFrame, path: str | Path) -> None:
     """Forget and retain recall of the log probes (greedy answers, entity matching) during
     unlearning: one line per method (mean over seeds), one panel each."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.4), sharex=True)
-    method = log.checkpoint.str.replace(r"_seed\d+$", "", regex=True)
+    method = log.checkpoint.map(lambda c: run_of(c)[0])
     for name, g in log.groupby(method):
         mean = g.groupby("step")[["forget_recall", "retain_recall"]].mean()
         seeds = g.checkpoint.nunique()

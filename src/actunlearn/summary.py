@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from actunlearn.config import DETERMINISTIC_METHODS
+from actunlearn.config import DETERMINISTIC_METHODS, run_of
 from actunlearn.intervals import design_interval
 
 RECALL_METRICS = {"forget_recall": "forget", "neighbour_recall": "neighbour",
@@ -39,11 +39,10 @@ COLUMNS = ["method", "metric", "split", "film", "estimate", "low", "high", "n_se
 
 
 def parse_checkpoint(name: str) -> tuple[str, int]:
-    """(method, seed) of `{method}_seed{N}`; base and retain_ref are single runs (seed 0)."""
-    method, sep, seed = name.rpartition("_seed")
-    if not sep or not seed.isdigit():
-        return name, 0
-    return method, int(seed)
+    """(method, seed) of a checkpoint name (config.run_of); base and retain_ref are single runs
+    (seed 0)."""
+    method, seed = run_of(name)
+    return method, 0 if seed is None else seed
 
 
 def _with_runs(frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,8 +5,8 @@ rule dump_activations:
     output:
         activations="results/{model}/activations/{checkpoint}.parquet",
     params:
-        activations=mc("activations"),
-        batch_size=mc("evaluate", "batch_size"),
+        dtype=setting("activations", "dtype"),
+        batch_size=setting("inference", "batch_size"),
     wildcard_constraints:
         # unlearned checkpoints are dumped by their evaluation job (rules/evaluate.smk)
         checkpoint="base|retain_ref",
@@ -32,8 +32,8 @@ rule dump_token_activations:
     output:
         activations=directory("results/{model}/activations/{checkpoint}_tokens"),
     params:
-        activations=mc("activations"),
-        batch_size=mc("evaluate", "batch_size"),
+        activations=settings("activations", "dtype", "shard_rows"),
+        batch_size=setting("inference", "batch_size"),
     threads: 1
     log:
         "logs/{model}/dump_token_activations/{checkpoint}.log",

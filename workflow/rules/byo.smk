@@ -12,7 +12,7 @@ rule byo_drift:
         summary="results/byo/{name}/summary.parquet",
         intervals="results/byo/{name}/intervals.parquet",
     params:
-        drift=config["evaluate"]["drift"],
+        drift=pick(config["evaluate"]["drift"], ["jaccard_k", "rbo_p"], "evaluate.drift"),
         base=config["byo"]["base"],
     log:
         "logs/byo_drift/{name}.log",
@@ -34,7 +34,7 @@ rule byo_probes:
         leaks="results/{model}/byo/probes/{checkpoint}.parquet",
         summary="results/{model}/byo/probes/{checkpoint}_summary.parquet",
     params:
-        evaluate=mc("evaluate"),
+        inference=settings("inference", "batch_size", "max_new_tokens"),
     threads: 1
     log:
         "logs/{model}/byo_probes/{checkpoint}.log",

@@ -2,7 +2,9 @@ rule build_catalog:
     output:
         catalog="results/catalog/catalog.parquet",
     params:
-        catalog=config["catalog"],
+        catalog=pick(config["catalog"], ["n_films", "forget", "forget_sample", "neighbours_by",
+                                         "max_neighbours", "min_reviews", "n_unknown", "n_holdout"],
+                     "catalog"),
         seed=config["seed"],
     log:
         "logs/build_catalog.log",

@@ -2,7 +2,8 @@ import os
 from pathlib import Path
 
 from actunlearn.catalog import all_titles, check_forget_titles
-from actunlearn.config import method_seeds, model_config, validate_config
+from actunlearn.config import (checkpoint_name, method_seeds, model_config, parse_checkpoint, pick,
+                               reads_ranking, validate_config)
 
 # Fail before any work: schema first (every model with its overrides), then titles against the
 # real catalog.
@@ -44,13 +45,28 @@ def source_of(model):
     return config["models"][model]["source"]
 
 
-def mc(*keys):
-    """A params function: this model's setting at `keys` (its overrides merged in)."""
+def setting(*path):
+    """A params function: this model's setting at `path` (its overrides merged in), a value and
+    never a section: a rule names the keys its script reads (`settings`), so that a changed key
+    reruns exactly the rules that read it."""
     def get(wildcards):
         value = MODEL_CONFIG[wildcards.model]
-        for key in keys:
+        for key in path:
             value = value[key]
+        if isinstance(value, dict):
+            raise ValueError(f"setting{path}: a whole config section; name its keys (settings)")
         return value
+    return get
+
+
+def settings(section, *keys):
+    """A params function: the named `keys` (dotted for nested ones) of this model's `section`
+    (dotted for a nested one, e.g. "evaluate.drift")."""
+    def get(wildcards):
+        value = MODEL_CONFIG[wildcards.model]
+        for part in section.split("."):
+            value = value[part]
+        return pick(value, keys, section)
     return get
 
 
@@ -64,19 +80,14 @@ def has_reference(model):
 
 
 def unlearned_checkpoints(model):
-    """A deterministic method (config.DETERMINISTIC_METHODS) runs once, with the first seed."""
+    """A deterministic handler (config.DETERMINISTIC_HANDLERS) runs once, with the first seed."""
     u = MODEL_CONFIG[model]["unlearn"]
-    return [f"{m}_seed{s}" for m in u["run"] for s in method_seeds(m, u["seeds"])]
+    return [checkpoint_name(m, s) for m in u["run"]
+            for s in method_seeds(u["methods"][m]["handler"], u["seeds"])]
 
 
 def all_checkpoints(model):
     return model_variants(model) + unlearned_checkpoints(model)
-
-
-def parse_checkpoint(checkpoint):
-    """(method, seed) of an unlearned checkpoint name like masked_lora_seed0."""
-    method, _, seed = checkpoint.rpartition("_seed")
-    return method, int(seed)
 
 
 def checkpoint_model(wildcards):
@@ -87,7 +98,7 @@ def checkpoint_model(wildcards):
         return {"model": f"{root}/models/{wildcards.checkpoint}"}
     method, seed = parse_checkpoint(wildcards.checkpoint)
     return {"model": f"{root}/models/base",
-            "checkpoint": f"{root}/unlearn/{method}_seed{seed}/checkpoint"}
+            "checkpoint": f"{root}/unlearn/{checkpoint_name(method, seed)}/checkpoint"}
 
 
 def method_params(wildcards):
@@ -119,6 +130,7 @@ def probing_outputs(wildcards):
                  model=m)
         + expand("results/{model}/probing/{name}.parquet", model=m,
                  name=["activation_overlap", "semantic_similarity", "neuron_agreement"])
+        + [f"results/{m}/neurons/contrast.parquet"]
     )
 
 
@@ -160,7 +172,7 @@ def relearn_checkpoints(model):
     cfg = MODEL_CONFIG[model]
     runs = set(unlearned_checkpoints(model))
     return ["retain_ref"] + [c for m in cfg["unlearn"]["run"] for s in cfg["relearn"]["seeds"]
-                             if (c := f"{m}_seed{s}") in runs]
+                             if (c := checkpoint_name(m, s)) in runs]
 
 
 def relearn_inputs(wildcards):

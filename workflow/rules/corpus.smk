@@ -5,7 +5,8 @@ rule build_corpus:
         corpus="results/corpus/corpus.parquet",
         prompts="results/corpus/prompts.parquet",
     params:
-        corpus=config["corpus"],
+        corpus=pick(config["corpus"], ["recommendations_per_film", "train_templates", "refusal"],
+                    "corpus"),
     log:
         "logs/build_corpus.log",
     benchmark:
@@ -28,9 +29,9 @@ rule build_shift_sets:
     params:
         # one table for every configured model (run or not, so that leaving one out reruns
         # nothing): the union of their shift sets; each evaluation keeps its own
-        shift=config["evaluate"]["shift"] | {"sets": list(dict.fromkeys(
-            s for m in config["models"]
-            for s in model_config(config, m)["evaluate"]["shift"]["sets"]))},
+        shift={"templates": config["evaluate"]["shift"]["templates"],
+               "sets": list(dict.fromkeys(s for m in config["models"] for s in
+                                          model_config(config, m)["evaluate"]["shift"]["sets"]))},
         seed=config["seed"],
     log:
         "logs/build_shift_sets.log",

@@ -30,7 +30,7 @@ rule recommendation_drift:
         summary="results/{model}/drift/summary.parquet",
         intervals="results/{model}/drift/intervals.parquet",
     params:
-        drift=mc("evaluate", "drift"),
+        drift=settings("evaluate.drift", "jaccard_k", "rbo_p"),
     threads: 1
     log:
         "logs/{model}/recommendation_drift.log",

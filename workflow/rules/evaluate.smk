@@ -1,3 +1,16 @@
+# The settings every evaluation job reads; an unlearned checkpoint's also dumps its activations.
+EVALUATE_PARAMS = dict(
+    evaluate=settings("evaluate", "retain_films", "unknown_films", "perplexity_lines",
+                      "wrong_answers", "shift.sets", "shift.retain_films", "drift.control_films",
+                      "drift.adjacent_films", "drift.kinds", "drift.candidates", "drift.top_k"),
+    inference=settings("inference", "batch_size", "max_new_tokens"),
+    refusal=setting("corpus", "refusal"),
+    top_k_tokens=setting("probing", "top_k_tokens"),
+    seed=setting("seed"),
+    quality=lambda w: has_reference(w.model),
+)
+
+
 # Every checkpoint is evaluated by one job. An unlearned checkpoint's job also dumps its
 # activations on the evaluation prompts and compares them with the base model's (activation shift),
 # so its model is loaded once.
@@ -25,13 +38,7 @@ rule evaluate:
     wildcard_constraints:
         checkpoint="base|retain_ref",
     params:
-        evaluate=mc("evaluate"),
-        activations=mc("activations"),
-        refusal=mc("corpus", "refusal"),
-        top_k_tokens=mc("probing", "top_k_tokens"),
-        shift_retain_films=mc("probing", "shift_retain_films"),
-        seed=mc("seed"),
-        quality=lambda w: has_reference(w.model),
+        **EVALUATE_PARAMS,
     threads: 1
     log:
         "logs/{model}/evaluate/{checkpoint}.log",
@@ -71,6 +78,10 @@ use rule evaluate as evaluate_unlearned with:
         pca="results/{model}/probing/shift/{checkpoint}_pca.parquet",
     wildcard_constraints:
         checkpoint=r"[a-z][a-z_]*_seed\d+",
+    params:
+        **EVALUATE_PARAMS,
+        dtype=setting("activations", "dtype"),
+        shift_retain_films=setting("probing", "shift_retain_films"),
     log:
         "logs/{model}/evaluate/{checkpoint}.log",
     benchmark:

@@ -30,8 +30,9 @@ rule train_testbed:
     wildcard_constraints:
         model=_alternation(TESTBED_MODELS),
     params:
-        testbed=mc("testbed"),
-        seed=mc("seed"),
+        testbed=settings("testbed", "hidden_size", "intermediate_size", "num_layers", "num_heads",
+                         "epochs", "batch_size", "learning_rate", "warmup_steps"),
+        seed=setting("seed"),
     threads: 1
     log:
         "logs/{model}/train_testbed/{variant}.log",
@@ -56,7 +57,9 @@ rule prepare_model:
     wildcard_constraints:
         model=_alternation(PRETRAINED_MODELS),
     params:
-        spec=lambda w: config["models"][w.model],
+        # what the model card records (its overrides are settings of later stages)
+        spec=lambda w: pick(config["models"][w.model],
+                            [k for k in config["models"][w.model] if k != "overrides"], "models"),
         cache="results/cache",
     threads: 1
     log:
@@ -83,10 +86,10 @@ rule check_knowledge:
         answers="results/{model}/knowledge/answers.parquet",
         prompts=KNOWN_PROMPTS,
     params:
-        knowledge=mc("knowledge"),
-        evaluate=mc("evaluate"),
-        refusal=mc("corpus", "refusal"),
-        seed=mc("seed"),
+        knowledge=settings("knowledge", "retain_films", "unknown_films", "intents", "min_share"),
+        inference=settings("inference", "batch_size", "max_new_tokens"),
+        refusal=setting("corpus", "refusal"),
+        seed=setting("seed"),
     threads: 1
     log:
         "logs/{model}/check_knowledge.log",

@@ -6,8 +6,8 @@ rule score_neurons:
         scores="results/{model}/neurons/scores.parquet",
         gradient_norms="results/{model}/neurons/gradient_norms.parquet",
     params:
-        neurons=mc("neurons"),
-        seed=mc("seed"),
+        neurons=settings("neurons", "retain_prompts", "batch_size"),
+        seed=setting("seed"),
     threads: 1
     log:
         "logs/{model}/score_neurons.log",
@@ -26,12 +26,15 @@ rule score_neurons:
 rule rank_neurons:
     input:
         scores=rules.score_neurons.output.scores,
-        contrast="results/{model}/neurons/contrast.parquet",
+        # only when a ranking score is the contrast: a new activation dump reruns no other ranking
+        contrast=lambda w: (f"results/{w.model}/neurons/contrast.parquet"
+                            if "contrast" in MODEL_CONFIG[w.model]["ranking"]["scores"] else []),
     output:
         ranking="results/{model}/neurons/ranking.parquet",
         layers="results/{model}/neurons/layers.parquet",
     params:
-        ranking=mc("ranking"),
+        ranking=settings("ranking", "scores", "contrast", "normalise", "combine", "weights",
+                         "layers.select", "layers.top", "layers.explicit", "layers.by"),
     log:
         "logs/{model}/rank_neurons.log",
     benchmark:

@@ -28,8 +28,8 @@ rule semantic_similarity:
     output:
         semantic="results/{model}/probing/semantic_similarity.parquet",
     params:
-        n_prompts=mc("probing", "semantic_prompts"),
-        seed=mc("seed"),
+        n_prompts=setting("probing", "semantic_prompts"),
+        seed=setting("seed"),
     threads: 1
     log:
         "logs/{model}/semantic_similarity.log",
@@ -69,7 +69,7 @@ rule neuron_agreement:
     output:
         agreement="results/{model}/probing/neuron_agreement.parquet",
     params:
-        k=mc("probing", "agreement_top_k"),
+        k=setting("probing", "agreement_top_k"),
     log:
         "logs/{model}/neuron_agreement.log",
     benchmark:

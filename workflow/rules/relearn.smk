@@ -9,7 +9,7 @@ rule relearn:
         relearn="results/{model}/relearn/attacks.parquet",
         recovery="results/{model}/relearn/recovery.parquet",
     params:
-        relearn=mc("relearn"),
+        relearn=settings("relearn", "train_intents", "steps", "learning_rate", "batch_size"),
         checkpoints=lambda w: relearn_checkpoints(w.model),
     threads: 1
     log:

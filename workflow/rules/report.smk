@@ -9,7 +9,7 @@ rule summarise_methods:
         results="results/{model}/summary/methods.parquet",
         differences="results/{model}/summary/differences.parquet",
     params:
-        seed=mc("seed"),
+        seed=setting("seed"),
     threads: 1
     log:
         "logs/{model}/summarise_methods.log",
@@ -37,6 +37,8 @@ rule build_tables:
         sequential=sequence_outputs,
         drift=rules.recommendation_drift.output,
         reference=reference_outputs,
+        # the tables are a snapshot of the artifacts: bring-your-own results are built first
+        byo=lambda w: [p for p in byo_outputs() if p.startswith(("results/byo/", f"results/{w.model}/"))],
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
     output:
         database="results/{model}/actunlearn.duckdb",

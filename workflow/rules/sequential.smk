@@ -15,12 +15,14 @@ rule unlearn_sequence:
         manifest="results/{model}/sequential/{method}_seed{seed}/manifest.parquet",
     params:
         method=method_params,
-        sequential=mc("unlearn", "sequential"),
-        ranking=mc("ranking"),
-        neurons=mc("neurons"),
-        neighbours_by=mc("catalog", "neighbours_by"),
-        refusal=mc("corpus", "refusal"),
-        max_new_tokens=mc("evaluate", "max_new_tokens"),
+        targets=setting("unlearn", "sequential", "targets"),
+        # each step ranks neurons again, on the model it starts from
+        ranking=settings("ranking", "scores", "contrast", "normalise", "combine", "weights",
+                         "layers.select", "layers.top", "layers.explicit", "layers.by"),
+        neurons=settings("neurons", "retain_prompts", "batch_size"),
+        neighbours_by=setting("catalog", "neighbours_by"),
+        refusal=setting("corpus", "refusal"),
+        max_new_tokens=setting("inference", "max_new_tokens"),
     threads: 1
     log:
         "logs/{model}/unlearn_sequence/{method}_seed{seed}.log",
@@ -46,10 +48,10 @@ rule evaluate_sequence:
         recall="results/{model}/sequential/{method}_seed{seed}/recall.parquet",
         summary="results/{model}/sequential/{method}_seed{seed}/summary.parquet",
     params:
-        sequential=mc("unlearn", "sequential"),
-        evaluate=mc("evaluate"),
-        refusal=mc("corpus", "refusal"),
-        seed=mc("seed"),
+        sequential=settings("unlearn.sequential", "targets", "retain_films"),
+        inference=settings("inference", "batch_size", "max_new_tokens"),
+        refusal=setting("corpus", "refusal"),
+        seed=setting("seed"),
     threads: 1
     log:
         "logs/{model}/evaluate_sequence/{method}_seed{seed}.log",

@@ -7,7 +7,7 @@ from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):
-    cfg, checkpoint = dict(snakemake.params.evaluate), snakemake.wildcards.checkpoint
+    cfg, checkpoint = snakemake.params.inference, snakemake.wildcards.checkpoint
     model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
                                                snakemake.threads, seed=0)
     probes = read_probes(snakemake.input.probes)
@@ -17,7 +17,7 @@ with logged(snakemake.log[0]):
     titles = pd.read_parquet(snakemake.input.catalog).title.tolist()  # for the entity matcher
     leaks, summary = leak_table(probes, responses, titles)
     print(summary.to_string())
-    prov = provenance({"probes": snakemake.input.probes, "evaluate": cfg, "checkpoint": checkpoint},
+    prov = provenance({"probes": snakemake.input.probes, "inference": cfg, "checkpoint": checkpoint},
                       None, device)
     for frame, path in ((leaks, snakemake.output.leaks), (summary, snakemake.output.summary)):
         frame.insert(0, "checkpoint", checkpoint)

@@ -7,7 +7,7 @@ from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):
-    cfg, ev, seed = dict(snakemake.params.knowledge), dict(snakemake.params.evaluate), snakemake.params.seed
+    cfg, ev, seed = snakemake.params.knowledge, snakemake.params.inference, snakemake.params.seed
     model, tokenizer, device = open_checkpoint(snakemake.input.model, None, snakemake.threads, seed)
     prompts = pd.read_parquet(snakemake.input.prompts)
     answers, facts, known = check_knowledge(model, tokenizer, prompts, snakemake.params.refusal, cfg,

@@ -9,8 +9,8 @@ with logged(snakemake.log[0]):
     model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
                                                snakemake.threads)
     prompts = pd.read_parquet(snakemake.input.prompts)
-    cfg = dict(snakemake.params.activations)
-    prov = provenance({"activations": cfg, "checkpoint": snakemake.wildcards.checkpoint}, None, device)
-    n = dump_activations(model, tokenizer, prompts, snakemake.output.activations, cfg["dtype"], prov,
+    dtype = snakemake.params.dtype
+    prov = provenance({"dtype": dtype, "checkpoint": snakemake.wildcards.checkpoint}, None, device)
+    n = dump_activations(model, tokenizer, prompts, snakemake.output.activations, dtype, prov,
                          snakemake.params.batch_size, device)
     print(f"{n} rows ({len(prompts)} prompts x {model.config.num_hidden_layers} layers)")

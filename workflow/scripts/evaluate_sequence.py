@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from actunlearn.config import checkpoint_name
 from actunlearn.corpus import evaluation_prompts
 from actunlearn.evaluate import answer_families
 from actunlearn.modeling import default_device, load_model, setup_torch
@@ -11,7 +12,7 @@ from actunlearn.sequential import status_at, summarise_sequence
 from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
-    seq, ev = dict(snakemake.params.sequential), dict(snakemake.params.evaluate)
+    seq, ev = snakemake.params.sequential, snakemake.params.inference
     targets, seed = list(seq["targets"]), snakemake.params.seed
     setup_torch(snakemake.threads, 0)
     device = default_device()
@@ -38,8 +39,8 @@ with logged(snakemake.log[0]):
     recall = pd.concat(frames, ignore_index=True)
     summary = summarise_sequence(recall, targets)
     print(summary[summary.split == "held_out"].to_string())
-    name = snakemake.wildcards.method + "_seed" + snakemake.wildcards.seed
-    prov = provenance({"sequential": seq, "evaluate": ev}, seed, device)
+    name = checkpoint_name(snakemake.wildcards.method, snakemake.wildcards.seed)
+    prov = provenance({"sequential": seq, "inference": ev}, seed, device)
     for frame, path in ((recall, snakemake.output.recall), (summary, snakemake.output.summary)):
         frame.insert(0, "sequence", name)
         frame.insert(1, "method", snakemake.wildcards.method)

@@ -7,7 +7,8 @@ from actunlearn.runlog import logged
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.ranking)
     ranking, layers = ranking_from_config(pd.read_parquet(snakemake.input.scores), cfg,
-                                          pd.read_parquet(snakemake.input.contrast))
+                                          pd.read_parquet(snakemake.input.contrast)
+                                          if snakemake.input.get("contrast") else None)
     print(layers.to_string())
     print(ranking.head(20).to_string())
     prov = provenance({"ranking": cfg})

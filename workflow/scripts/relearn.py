@@ -1,5 +1,6 @@
 import pandas as pd
 
+from actunlearn.config import run_of
 from actunlearn.modeling import default_device, load_checkpoint, setup_torch
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.relearn import recovery_intervals, relearn_attack
@@ -14,7 +15,7 @@ with logged(snakemake.log[0]):
     prompts = pd.read_parquet(snakemake.input.prompts)
     tables = []
     for name in snakemake.params.checkpoints:
-        seed = int(name.rpartition("_seed")[2]) if "_seed" in name else 0
+        seed = run_of(name)[1] or 0
         model = (load_checkpoint(snakemake.input.retain_ref, None, device) if name == "retain_ref"
                  else load_checkpoint(snakemake.input.base, snakemake.input[name], device))
         table = relearn_attack(model, tokenizer, prompts, cfg["train_intents"], cfg["steps"],

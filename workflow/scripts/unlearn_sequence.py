@@ -31,9 +31,8 @@ def step_contrast(model, tokenizer, prompts, ranking_cfg, device):
 
 with logged(snakemake.log[0]):
     method, seed = snakemake.wildcards.method, int(snakemake.wildcards.seed)
-    cfg, seq = dict(snakemake.params.method), dict(snakemake.params.sequential)
+    cfg, targets = dict(snakemake.params.method), list(snakemake.params.targets)
     ranking_cfg, neurons_cfg = dict(snakemake.params.ranking), dict(snakemake.params.neurons)
-    targets = list(seq["targets"])
     setup_torch(snakemake.threads, seed)
     device = default_device()
     model = load_model(snakemake.input.model, device)
@@ -42,7 +41,7 @@ with logged(snakemake.log[0]):
     corpus = pd.read_parquet(snakemake.input.corpus)
     catalog = pd.read_parquet(snakemake.input.catalog)
     check_targets(targets, catalog)
-    prov = provenance({"method": method, **cfg, "sequential": seq, "ranking": ranking_cfg,
+    prov = provenance({"method": method, **cfg, "targets": targets, "ranking": ranking_cfg,
                        "neurons": neurons_cfg, "refusal": snakemake.params.refusal}, seed, device)
     out = Path(snakemake.output.checkpoints)
     logs, rankings, manifests = [], [], []

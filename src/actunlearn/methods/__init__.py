@@ -5,8 +5,9 @@ from actunlearn.methods import dampen  # noqa: F401  (activation dampening in th
 from actunlearn.methods import ssd  # noqa: F401  (Selective Synaptic Dampening)
 from actunlearn.methods import rmu  # noqa: F401  (Representation Misdirection)
 from actunlearn.methods import objectives  # noqa: F401  (objectives; grad_ascent, grad_diff, npo, simnpo)
-from actunlearn.methods.registry import (METHODS, UnlearnContext, UnlearnResult, register,
-                                         resolve_layers, run_method, save_result)
+from actunlearn.methods.registry import (METHODS, UnlearnContext, UnlearnResult, log_frame,
+                                         register, resolve_layers, run_method, save_result,
+                                         unlearn_job)
 
-__all__ = ["METHODS", "UnlearnContext", "UnlearnResult", "register", "resolve_layers",
-           "run_method", "save_result"]
+__all__ = ["METHODS", "UnlearnContext", "UnlearnResult", "log_frame", "register",
+           "resolve_layers", "run_method", "save_result", "unlearn_job"]

@@ -42,7 +42,7 @@ def dampen_columns(model, masks: dict[int, list[int]], scale: float) -> int:
     return edited
 
 
-@register("dampen", deterministic=True)
+@register("dampen", deterministic=True, ranks_neurons=True)
 def dampen(ctx: UnlearnContext) -> UnlearnResult:
     """down_proj columns of the top-k ranked neurons per chosen layer times `scale`."""
     cfg, model = ctx.cfg, ctx.model

@@ -38,7 +38,7 @@ def _layers(ctx: UnlearnContext) -> list[int]:
     return resolve_layers(ctx.cfg["layers"], ctx.ranking, ctx.model.config.num_hidden_layers)
 
 
-@register("masked_lora")
+@register("masked_lora", ranks_neurons=True)
 def masked_lora(ctx: UnlearnContext) -> UnlearnResult:
     """LoRA inputs restricted to the top-k ranked neurons of each chosen layer."""
     return _train(ctx, top_neurons(ctx.ranking, _layers(ctx), ctx.cfg["top_k"]))

@@ -20,8 +20,9 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from actunlearn.config import DETERMINISTIC_HANDLERS
-from actunlearn.unlearn import UnlearnData
+from actunlearn.config import (DETERMINISTIC_HANDLERS, RANKED_NEURON_HANDLERS, checkpoint_name,
+                               parse_checkpoint)
+from actunlearn.unlearn import UnlearnData, build_unlearn_data
 
 
 @dataclass
@@ -30,7 +31,7 @@ class UnlearnContext:
     model: torch.nn.Module        # the base model, freshly loaded; the method may modify it
     tokenizer: object
     data: UnlearnData
-    ranking: pd.DataFrame
+    ranking: pd.DataFrame | None  # None for a method that reads no ranking (config.reads_ranking)
     cfg: dict                     # resolved settings: {"handler": ..., argument: value, ...}
     seed: int
     device: str = "cpu"
@@ -46,16 +47,21 @@ class UnlearnResult:
 METHODS: dict[str, Callable[[UnlearnContext], UnlearnResult]] = {}
 
 
-def register(name: str, deterministic: bool = False):
+def register(name: str, deterministic: bool = False, ranks_neurons: bool = False):
     """Register a method handler. `deterministic`: its output does not depend on the seed, so a
     study runs it once (with the first seed); the workflow reads that from
-    `actunlearn.config.DETERMINISTIC_HANDLERS`, a light import, checked against this flag here."""
+    `actunlearn.config.DETERMINISTIC_HANDLERS`, a light import, checked against this flag here.
+    `ranks_neurons`: it picks neurons from the ranking (`actunlearn.config.RANKED_NEURON_HANDLERS`,
+    likewise checked), so its job reads the ranking whatever its layer setting."""
     def wrap(fn):
         if name in METHODS:
             raise ValueError(f"unlearning method handler {name!r} registered twice")
         if deterministic != (name in DETERMINISTIC_HANDLERS):
             raise ValueError(f"unlearning method handler {name!r}: deterministic={deterministic} "
                              "disagrees with actunlearn.config.DETERMINISTIC_HANDLERS")
+        if ranks_neurons != (name in RANKED_NEURON_HANDLERS):
+            raise ValueError(f"unlearning method handler {name!r}: ranks_neurons={ranks_neurons} "
+                             "disagrees with actunlearn.config.RANKED_NEURON_HANDLERS")
         METHODS[name] = fn
         return fn
     return wrap
@@ -98,3 +104,25 @@ def save_result(result: UnlearnResult, out: str | Path, tokenizer, prov: dict) -
     (out / "provenance.json").write_text(json.dumps(prov | {"checkpoint_kind": kind}, indent=2,
                                                     default=str))
     return kind
+
+
+def unlearn_job(model, tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame,
+                all_prompts: pd.DataFrame, catalog: pd.DataFrame, ranking: pd.DataFrame | None,
+                own_answers: pd.DataFrame | None, method: str, cfg: dict, refusal: str,
+                max_new_tokens: int, seed: int, device: str):
+    """One unlearning run (the `unlearn` rule): the forget/retain data from training templates
+    only (`build_unlearn_data`), then the method's handler. Returns (result, data); `data.manifest`
+    lists every prompt and corpus line the run used."""
+    data = build_unlearn_data(tokenizer, prompts, corpus, refusal, seed=seed,
+                              own_answers=own_answers, recommendations=all_prompts,
+                              titles=catalog.title.tolist(), max_new_tokens=max_new_tokens,
+                              device=device)
+    return run_method(UnlearnContext(method, model, tokenizer, data, ranking, cfg, seed, device)), data
+
+
+def log_frame(log: list[dict], checkpoint: str) -> pd.DataFrame:
+    """A run's per-step log as a table, keyed by checkpoint name (checkpoint_name), method, seed."""
+    method, seed = parse_checkpoint(checkpoint)
+    return pd.DataFrame(log).assign(checkpoint=checkpoint, method=method, seed=seed).pipe(
+        lambda f: f[["checkpoint", "method", "seed", *[c for c in f if c not in
+                                                        ("checkpoint", "method", "seed")]]])
