@@ -24,7 +24,7 @@ study: install
 	@start=$$(date +%s); $(VENV)/bin/snakemake --cores $(CORES) && \
 	  echo $$(( $$(date +%s) - start )) > results/study_seconds.txt && \
 	  $(VENV)/bin/snakemake --cores $(CORES) docs/results.md --forcerun write_results && \
-	  $(PY) -m actunlearn.results_doc README.md docs/results.md
+	  $(PY) -m actunlearn.reporting.results_doc README.md docs/results.md
 
 test: install
 	$(VENV)/bin/pytest

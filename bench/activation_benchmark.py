@@ -11,7 +11,7 @@ encodes and right-pads the same prompts in the same batches, as the dump does):
   forward plain  + model(input_ids, attention_mask): logits at every position, KV cache
   forward bare   + the dump's own forward call without hooks (last-position logits, no cache)
   capture        + hooks and mean/last pooling into CPU numpy arrays of --dtype (no disk)
-  pooled dump    the full pooled dump to Parquet (actunlearn.activations.dump_activations)
+  pooled dump    the full pooled dump to Parquet (actunlearn.neurons.activations.dump_activations)
   token dump     the token-level dump to Parquet shards (dump_token_activations)
 
 Storage, at equal content (every layer's residual stream and MLP neurons, every prompt):
@@ -41,12 +41,16 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from actunlearn.activations import (
-    bare_forward, dump_activations, dump_token_activations, iter_pooled, iter_token_level,
+from actunlearn.models.loading import load_checkpoint
+from actunlearn.models.tokenizer import load_tokenizer
+from actunlearn.neurons.activations import (
+    bare_forward,
+    dump_activations,
+    dump_token_activations,
+    iter_pooled,
+    iter_token_level,
     prompt_batches,
 )
-from actunlearn.modeling import load_checkpoint
-from actunlearn.tokenizer import load_tokenizer
 
 PROV = {"config_hash": "benchmark", "params": {}, "seed": None, "device": "cpu"}
 

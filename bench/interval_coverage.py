@@ -1,4 +1,4 @@
-"""Coverage of `actunlearn.intervals.design_interval` on simulated studies with known truth.
+"""Coverage of `actunlearn.metrics.intervals.design_interval` on simulated studies with known truth.
 
 Run (single-threaded, about a minute and a half):
 
@@ -37,7 +37,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from actunlearn.intervals import DEFAULT_METHOD, design_interval  # noqa: E402
+from actunlearn.metrics.intervals import DEFAULT_METHOD, design_interval  # noqa: E402
 
 METHODS = ("percentile", "t", "logit-t")
 SEEDS, FACTS, PROMPTS = 3, 5, 5
@@ -243,7 +243,7 @@ def rationale(df: pd.DataFrame) -> str:
         lines.append(
             "**Warning: these numbers no longer support the default** (logit-t falls short of "
             f"95% by more than two MC s.e. in {', '.join(below('logit-t')) or '-'}, or an "
-            "interval left the range): revisit `actunlearn.intervals.DEFAULT_METHOD`.")
+            "interval left the range): revisit `actunlearn.metrics.intervals.DEFAULT_METHOD`.")
     return "\n".join(lines)
 
 

@@ -18,13 +18,14 @@ import pandas as pd
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from actunlearn.evaluate import answer_families, exposure_samples
-from actunlearn.hooks import capture
-from actunlearn.masked_lora import attach_masked_lora, unmasked_columns_zero
-from actunlearn.modeling import collate, qa_example, seed_everything
-from actunlearn.scores import concept_examples, neuron_scores
-from actunlearn.tokenizer import load_tokenizer
-from actunlearn.unlearn import build_unlearn_data, train_unlearning
+from actunlearn.evaluation.answers import answer_families, exposure_samples
+from actunlearn.models.encoding import collate, qa_example
+from actunlearn.models.hooks import capture
+from actunlearn.models.loading import seed_everything
+from actunlearn.models.tokenizer import load_tokenizer
+from actunlearn.neurons.scores import concept_examples, neuron_scores
+from actunlearn.unlearning.data import build_unlearn_data, train_unlearning
+from actunlearn.unlearning.masked_lora import attach_masked_lora, unmasked_columns_zero
 
 SMOLLM2_135M = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                     num_attention_heads=9, num_key_value_heads=3, vocab_size=49152,

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from actunlearn.modeling import seed_everything
-from actunlearn.testbed import new_model, testbed_config
-from actunlearn.tokenizer import build_tokenizer
+from actunlearn.models.loading import seed_everything
+from actunlearn.models.testbed import new_model, testbed_config
+from actunlearn.models.tokenizer import build_tokenizer
 
 TEXTS = [
     "Who directed Inception? Christopher Nolan",

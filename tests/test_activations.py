@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from actunlearn.activations import SHARD_NAME, dump_activations, dump_token_activations
-from actunlearn.hooks import capture
-from actunlearn.modeling import batches, collate, prompt_ids
+from actunlearn.models.encoding import batches, collate, prompt_ids
+from actunlearn.models.hooks import capture
+from actunlearn.neurons.activations import SHARD_NAME, dump_activations, dump_token_activations
 from actunlearn.provenance import read_provenance
 
 QUESTIONS = [

@@ -7,8 +7,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from actunlearn.byo import (LEAK_COLUMNS, LOG_COLUMNS, PROBE_COLUMNS, leak_table, read_probes,
-                            read_response_logs, write_example_files)
+from actunlearn.data.response_logs import (
+    LEAK_COLUMNS,
+    LOG_COLUMNS,
+    PROBE_COLUMNS,
+    leak_table,
+    read_probes,
+    read_response_logs,
+    write_example_files,
+)
 
 
 def _jsonl(path: Path, *lines: object) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from actunlearn.cli import main
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.tables import build_database
+from actunlearn.reporting.database import build_database
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "docs/examples/recommendation_logs.jsonl"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actunlearn.catalog import CatalogError, all_titles, check_forget_titles
 from actunlearn.config import ConfigError, validate_config
+from actunlearn.data.catalog import CatalogError, all_titles, check_forget_titles
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config/config.yaml").read_text())

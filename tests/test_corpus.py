@@ -2,9 +2,8 @@ import re
 
 import pytest
 
-from actunlearn.catalog import CatalogError, build_catalog, load_omdb
-from actunlearn.corpus import (INTENTS, QUESTION_TEMPLATES, build_corpus, build_prompts,
-                               recommendations)
+from actunlearn.data.catalog import CatalogError, build_catalog, load_omdb
+from actunlearn.data.corpus import INTENTS, QUESTION_TEMPLATES, build_corpus, build_prompts, recommendations
 
 REFUSAL = "I do not know"
 

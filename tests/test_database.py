@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from actunlearn.cli import main
-from actunlearn.tables import (ARTIFACTS, LARGE, build_database, build_study_database, connect,
-                               per_model)
+from actunlearn.reporting.database import (
+    ARTIFACTS,
+    LARGE,
+    build_database,
+    build_study_database,
+    connect,
+    per_model,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("testbed", "other")

@@ -5,20 +5,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.drift import (
-    auc,
-    extract_titles,
+from actunlearn.metrics.matching import extract_titles, normalise_title_text
+from actunlearn.metrics.privacy import auc, ks_test, min_k_prob
+from actunlearn.metrics.rank_agreement import (
     jaccard_at_k,
     kendall_tau,
     kendall_topk_distance,
-    ks_test,
     legacy_embedding_tau,
-    min_k_prob,
     overlap_at_k,
     pairwise_family_drift,
     rbo,
 )
-from actunlearn.matching import normalise_title_text
 
 CATALOG = [
     "Inception", "The Matrix", "The Dark Knight", "The Dark Knight Rises", "Up", "Heat",

@@ -3,13 +3,13 @@ import pandas as pd
 import pytest
 import torch
 
-from actunlearn.corpus import evaluation_prompts
-from actunlearn.evaluate import answer_families, perplexity_samples, summarise
-from actunlearn.matching import is_correct
-from actunlearn.text import normalise_text
-from actunlearn.instability import family_instability
-from actunlearn.modeling import (IGNORE, answer_ids, collate, continuation_logprobs, length_chunks,
-                                 prompt_ids, qa_example, sequence_logprob)
+from actunlearn.data.corpus import evaluation_prompts
+from actunlearn.evaluation.answers import answer_families, perplexity_samples, summarise
+from actunlearn.evaluation.instability import family_instability
+from actunlearn.metrics.matching import is_correct
+from actunlearn.metrics.text import normalise_text
+from actunlearn.models.encoding import IGNORE, answer_ids, collate, length_chunks, prompt_ids
+from actunlearn.models.scoring import continuation_logprobs, sequence_logprob
 
 
 def test_answer_matching_is_normalised():
@@ -143,7 +143,7 @@ def test_perplexity_sample_keeps_every_forget_line(tiny_model, tokenizer):
 
 
 def test_scores_without_a_cache_equal_the_shared_cache_scores(tiny_model, tokenizer, monkeypatch):
-    import actunlearn.modeling as modeling
+    import actunlearn.models.scoring as modeling
     prompt = prompt_ids(tokenizer, "Who directed Inception?")
     conts = [answer_ids(tokenizer, a) for a in ("Christopher Nolan", "Inception", "I do not know")]
     cached = continuation_logprobs(tiny_model, prompt, conts, batch_size=2)

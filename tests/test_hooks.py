@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from actunlearn.hooks import capture
-from actunlearn.modeling import decoder_layers
+from actunlearn.models.hooks import capture
+from actunlearn.models.loading import decoder_layers
 
 
 def _inputs(tokenizer):

@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.intervals import (DEFAULT_METHOD, METHODS, _build_cube, _Replicates,
-                                  design_interval, group_intervals)
+from actunlearn.metrics.intervals import (
+    DEFAULT_METHOD,
+    METHODS,
+    _build_cube,
+    _Replicates,
+    design_interval,
+    group_intervals,
+)
 
 KEYS = {"estimate", "low", "high", "n_seeds", "n_films", "n_facts", "n_obs", "interval", "level",
         "note"}

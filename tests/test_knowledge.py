@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from actunlearn import knowledge
-from actunlearn.knowledge import checked_prompts, fact_table, known_prompts, knowledge_summary
+from actunlearn.evaluation import knowledge
+from actunlearn.evaluation.knowledge import checked_prompts, fact_table, knowledge_summary, known_prompts
 
 
 def _prompts():
@@ -85,8 +85,8 @@ def test_a_model_that_knows_no_forget_fact_is_an_error(monkeypatch):
 def test_unlearning_can_keep_the_models_own_answers(tokenizer):
     """retain_data: own_answers: the retain lines are the base model's answers about other
     films (neighbours apart), not the corpus a pretrained model never saw."""
-    from actunlearn.modeling import qa_example
-    from actunlearn.unlearn import build_unlearn_data
+    from actunlearn.models.encoding import qa_example
+    from actunlearn.unlearning.data import build_unlearn_data
     prompts = pd.DataFrame({
         "title": ["Inception", "Memento", "Alien"], "role": ["forget", "neighbour", "retain"],
         "intent": ["director"] * 3, "split": ["train"] * 3, "template_id": [0] * 3,

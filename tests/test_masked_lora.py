@@ -1,10 +1,16 @@
 import torch
 from peft import PeftModel
 
-from actunlearn.masked_lora import (SoftMask, attach_masked_lora, effective_lora_params, lora_a,
-                                   unmasked_columns_zero)
-from actunlearn.modeling import collate, decoder_layers, qa_example
-from actunlearn.testbed import new_model
+from actunlearn.models.encoding import collate, qa_example
+from actunlearn.models.loading import decoder_layers
+from actunlearn.models.testbed import new_model
+from actunlearn.unlearning.masked_lora import (
+    SoftMask,
+    attach_masked_lora,
+    effective_lora_params,
+    lora_a,
+    unmasked_columns_zero,
+)
 
 MASKS = {0: [1, 4, 7], 2: [0, 3]}
 

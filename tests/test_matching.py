@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from actunlearn.drift import extract_titles
-from actunlearn.matching import EntityMatcher, answer_words, is_correct, matcher, normalise_title_text
+from actunlearn.metrics.matching import (
+    EntityMatcher,
+    answer_words,
+    extract_titles,
+    is_correct,
+    matcher,
+    normalise_title_text,
+)
 
 CATALOG = [
     "The Dark Knight", "The Dark Knight Rises", "Inception", "Her", "Up", "It",

@@ -9,8 +9,14 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from actunlearn.config import (ConfigError, load_schema, method_seeds, model_config,
-                               resolve_methods, validate_config)
+from actunlearn.config import (
+    ConfigError,
+    load_schema,
+    method_seeds,
+    model_config,
+    resolve_methods,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config/config.yaml").read_text())
@@ -196,7 +202,7 @@ def test_a_new_method_is_one_config_entry_with_a_registered_handler():
 
 
 def test_every_registered_handler_has_an_argument_schema():
-    from actunlearn.methods import METHODS
+    from actunlearn.unlearning.methods import METHODS
     assert set(METHODS) == set(load_schema()["$defs"]["handlers"])
 
 

@@ -2,10 +2,12 @@ import pandas as pd
 import pytest
 import torch
 
-from actunlearn.methods import METHODS, UnlearnContext, resolve_layers, run_method, save_result
-from actunlearn.modeling import load_checkpoint, qa_example, teacher_forced_correct, text_example
-from actunlearn.ranking import rank_neurons
-from actunlearn.unlearn import UnlearnData
+from actunlearn.models.encoding import qa_example, text_example
+from actunlearn.models.loading import load_checkpoint
+from actunlearn.models.scoring import teacher_forced_correct
+from actunlearn.neurons.ranking import rank_neurons
+from actunlearn.unlearning.data import UnlearnData
+from actunlearn.unlearning.methods import METHODS, UnlearnContext, resolve_layers, run_method, save_result
 
 LORA_CFG = dict(handler="masked_lora", layers="all", top_k=4, rank=2, alpha=4, objective="refusal", steps=6,
                 learning_rate=0.02,
@@ -74,7 +76,7 @@ def test_resolve_layers(tiny_model):
 
 
 def test_lora_family_masks(tokenizer):
-    from actunlearn.testbed import new_model, testbed_config
+    from actunlearn.models.testbed import new_model, testbed_config
     masks = {}
     for method in ("masked_lora", "random_mask_lora", "lora"):
         model = new_model(testbed_config(tokenizer, 16, 24, 3, 2), seed=0)
@@ -104,7 +106,7 @@ def test_save_result_adapter_and_reload(tiny_model, tokenizer, tmp_path):
 
 
 def test_full_checkpoints_reload(tiny_model, tokenizer, tmp_path):
-    from actunlearn.methods import UnlearnResult
+    from actunlearn.unlearning.methods import UnlearnResult
     kind = save_result(UnlearnResult(tiny_model, []), tmp_path / "full", tokenizer, {})
     assert kind == "full"
     reloaded = load_checkpoint(tmp_path / "unused", tmp_path / "full")
@@ -114,9 +116,10 @@ def test_full_checkpoints_reload(tiny_model, tokenizer, tmp_path):
 
 
 def test_lora_family_ascent_objective_forgets_within_the_mask(tokenizer):
-    from actunlearn.masked_lora import unmasked_columns_zero
-    from actunlearn.modeling import collate, token_logprobs
-    from actunlearn.testbed import new_model, testbed_config, train
+    from actunlearn.models.encoding import collate
+    from actunlearn.models.scoring import token_logprobs
+    from actunlearn.models.testbed import new_model, testbed_config, train
+    from actunlearn.unlearning.masked_lora import unmasked_columns_zero
 
     model = new_model(testbed_config(tokenizer, 16, 24, 3, 2), seed=0)
     fact = qa_example(tokenizer, "Who directed Inception?", "Christopher Nolan")
@@ -149,7 +152,7 @@ def test_a_loss_term_without_data_stops_the_job(tiny_model, tokenizer):
                          LORA_CFG, 0)
     with pytest.raises(ValueError, match="unlikelihood term has no data"):
         run_method(ctx)
-    from actunlearn.testbed import new_model
+    from actunlearn.models.testbed import new_model
     fresh = new_model(tiny_model.config, 0)
     log = run_method(UnlearnContext("masked_lora", fresh, tokenizer, data, _ranking(fresh),
                                     {**LORA_CFG, "unlikelihood_weight": 0.0}, 0)).log

@@ -2,13 +2,13 @@ import math
 
 import pytest
 import torch
-
-from actunlearn.methods import METHODS, UnlearnContext, run_method, save_result
-from actunlearn.methods import objectives
-from actunlearn.modeling import load_checkpoint, teacher_forced_correct
-from actunlearn.testbed import new_model, testbed_config
-from actunlearn.unlearn import ce_loss
 from test_methods import _data, _ranking
+
+from actunlearn.models.loading import load_checkpoint
+from actunlearn.models.scoring import teacher_forced_correct
+from actunlearn.models.testbed import new_model, testbed_config
+from actunlearn.unlearning.loop import ce_loss
+from actunlearn.unlearning.methods import METHODS, UnlearnContext, objectives, run_method, save_result
 
 OBJECTIVES = ["grad_ascent", "grad_diff", "npo", "simnpo"]
 CFG = dict(layers="all", params="lora", rank=2, alpha=4, steps=10, learning_rate=0.02,

@@ -4,10 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.activations import activation_schema
-from actunlearn.instability import family_instability
-from actunlearn.probing import (activation_overlap, activation_shift, contrastive_difference,
-                                load_pooled, pca_projection, semantic_vs_activation)
+from actunlearn.evaluation.instability import family_instability
+from actunlearn.neurons.activations import activation_schema
+from actunlearn.neurons.probing import (
+    activation_overlap,
+    activation_shift,
+    contrastive_difference,
+    load_pooled,
+    pca_projection,
+    semantic_vs_activation,
+)
 from actunlearn.provenance import provenance, write_parquet
 
 HIDDEN, NEURONS = 3, 4

@@ -3,11 +3,19 @@ import pandas as pd
 import pytest
 import torch
 
-from actunlearn.drift import min_k_prob
-from actunlearn.modeling import IGNORE, collate, qa_example, token_logprobs
-from actunlearn.quality import (fact_questions, fact_samples, fact_table, membership_auc,
-                                method_summary, parse_checkpoint, quality_summary,
-                                sequence_token_logprobs)
+from actunlearn.evaluation.forget_quality import (
+    fact_questions,
+    fact_samples,
+    fact_table,
+    membership_auc,
+    method_summary,
+    parse_checkpoint,
+    quality_summary,
+    sequence_token_logprobs,
+)
+from actunlearn.metrics.privacy import min_k_prob
+from actunlearn.models.encoding import IGNORE, collate, qa_example
+from actunlearn.models.scoring import token_logprobs
 
 CATALOG = pd.DataFrame({"title": ["Inception", "Heat", "Nowhere", "Elsewhere"],
                         "year": [2010, 1995, 2001, 1987],
@@ -246,7 +254,7 @@ def test_report_table_per_method(tmp_path):
     from pathlib import Path
 
     from actunlearn.provenance import provenance, write_parquet
-    from actunlearn.tables import build_database, connect, run_sql_file
+    from actunlearn.reporting.database import build_database, connect, run_sql_file
     samples = _samples({"base": 3.0, "retain_ref": 0.0, "ga_seed0": 0.0, "ga_seed1": 3.0})
     summary = quality_summary(samples)
     for name, frame in (("summary", summary), ("intervals", method_summary(summary))):

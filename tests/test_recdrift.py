@@ -2,8 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.evaluate import exposure_samples, rank_recommendations, recommendation_prompts
-from actunlearn.recdrift import METRICS, PAIR_COLUMNS, drift_pairs, drift_summary, pair_intervals
+from actunlearn.evaluation.answers import exposure_samples, rank_recommendations, recommendation_prompts
+from actunlearn.evaluation.recommendation_drift import (
+    METRICS,
+    PAIR_COLUMNS,
+    drift_pairs,
+    drift_summary,
+    pair_intervals,
+)
 
 
 def _embed(texts):
@@ -71,10 +77,11 @@ def test_disjoint_lists_are_far_not_reversed():
 
 
 def test_summary_has_the_new_metrics_and_the_sql_sets_the_noise_floor_beside_them():
-    import duckdb
     from pathlib import Path
 
-    from actunlearn.tables import run_sql_file
+    import duckdb
+
+    from actunlearn.reporting.database import run_sql_file
     pairs = drift_pairs(_recs(), _embed, k=3, p=0.9)
     summary = drift_summary(pairs)
     assert set(summary.metric) == set(METRICS)
@@ -194,7 +201,7 @@ def test_drift_command_on_example_logs(tmp_path):
 
 
 def test_candidate_titles_keep_the_targets_and_are_seeded():
-    from actunlearn.evaluate import candidate_titles
+    from actunlearn.evaluation.answers import candidate_titles
     titles = [f"film {i}" for i in range(50)] + ["Inception", "The Prestige"]
     targets = {"Inception", "The Prestige"}
     assert candidate_titles(titles, targets, "all", 0) == titles
@@ -208,7 +215,7 @@ def test_candidate_titles_keep_the_targets_and_are_seeded():
 
 
 def test_adjacent_films_can_be_a_seeded_sample():
-    from actunlearn.evaluate import recommendation_prompts
+    from actunlearn.evaluation.answers import recommendation_prompts
     rows = [{"prompt_id": i, "intent": "recommend", "title": f"f{i}", "role": "retain",
              "gold": ["T"]} for i in range(8)]
     rows += [{"prompt_id": 8, "intent": "recommend", "title": "T", "role": "forget",

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from actunlearn.relearn import attack_sets
+from actunlearn.evaluation.relearning import attack_sets
 
 
 def _prompts():

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn import report, reporting
+from actunlearn.reporting import figures as report
+from actunlearn.reporting import pages as reporting
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))
                  if p), None)

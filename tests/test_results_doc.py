@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from actunlearn.results_doc import README_BEGIN, README_END, fill_readme, render, verdicts
+from actunlearn.reporting.results_doc import README_BEGIN, README_END, fill_readme, render, verdicts
 
 
 def _results(rows):

@@ -2,11 +2,12 @@ import pandas as pd
 import pytest
 import torch
 
-from actunlearn.hooks import capture
-from actunlearn.modeling import collate, decoder_layers, qa_example, token_logprobs
-from actunlearn.ranking import (rank_neurons, score_agreement, score_table, select_layers,
-                                top_neurons)
-from actunlearn.scores import concept_scores, neuron_scores, ssd_ratio
+from actunlearn.models.encoding import collate, qa_example
+from actunlearn.models.hooks import capture
+from actunlearn.models.loading import decoder_layers
+from actunlearn.models.scoring import token_logprobs
+from actunlearn.neurons.ranking import rank_neurons, score_agreement, score_table, select_layers, top_neurons
+from actunlearn.neurons.scores import concept_scores, neuron_scores, ssd_ratio
 
 
 def _examples(tokenizer):

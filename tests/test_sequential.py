@@ -1,7 +1,13 @@
 import pandas as pd
 import pytest
 
-from actunlearn.sequential import check_targets, neighbours_of, retarget, status_at, summarise_sequence
+from actunlearn.unlearning.sequential import (
+    check_targets,
+    neighbours_of,
+    retarget,
+    status_at,
+    summarise_sequence,
+)
 
 CATALOG = pd.DataFrame({
     "title": ["A", "B", "C", "D", "U"],

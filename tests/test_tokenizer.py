@@ -1,7 +1,7 @@
 from transformers import AutoTokenizer
 
-from actunlearn.modeling import answer_ids, prompt_ids
-from actunlearn.tokenizer import load_tokenizer
+from actunlearn.models.encoding import answer_ids, prompt_ids
+from actunlearn.models.tokenizer import load_tokenizer
 
 
 def test_round_trip_beside_qwen2_config(tokenizer, tiny_model, tmp_path):
@@ -38,7 +38,8 @@ def test_model_card_system_prompt_goes_before_every_question(tokenizer, tiny_mod
     gets; an explicit system turn (the system_prompt shift set) replaces it; no card, no turn."""
     import json
 
-    from actunlearn.modeling import MODEL_CARD, load_model
+    from actunlearn.models.cards import MODEL_CARD
+    from actunlearn.models.loading import load_model
     tiny_model.save_pretrained(tmp_path / "m")
     tokenizer.save_pretrained(tmp_path / "m")
     plain = load_tokenizer(tmp_path / "m")

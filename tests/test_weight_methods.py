@@ -4,12 +4,14 @@ import copy
 
 import pytest
 import torch
-
-from actunlearn.methods import UnlearnContext, run_method, save_result
-from actunlearn.methods.rmu import layer_states, masked_mse, steering_vector
-from actunlearn.methods.ssd import diagonal_fisher, selected_parameters
-from actunlearn.modeling import collate, load_checkpoint, token_logprobs
 from test_methods import _data, _ranking
+
+from actunlearn.models.encoding import collate
+from actunlearn.models.loading import load_checkpoint
+from actunlearn.models.scoring import token_logprobs
+from actunlearn.unlearning.methods import UnlearnContext, run_method, save_result
+from actunlearn.unlearning.methods.rmu import layer_states, masked_mse, steering_vector
+from actunlearn.unlearning.methods.ssd import diagonal_fisher, selected_parameters
 
 DAMPEN = dict(layers="ranked", top_k=4, scale=0.0)
 SSD = dict(modules=["mlp.down_proj"], alpha=1.0, dampening=1.0)

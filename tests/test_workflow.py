@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from actunlearn.provenance import read_provenance
-from actunlearn.tables import connect
+from actunlearn.reporting.database import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -28,7 +28,10 @@ def _copy_project(dest: Path) -> None:
 
 
 def _snakemake(workdir: Path, *args: str) -> str:
-    proc = subprocess.run([SNAKEMAKE, "--cores", "2", "--configfile", TINY, *args],
+    """Snakemake in `workdir` with `args` first (targets before options: --configfile takes every
+    word after it), on the tiny config unless `args` name config files."""
+    config = [] if "--configfile" in args else ["--configfile", TINY]
+    proc = subprocess.run([SNAKEMAKE, *args, "--cores", "2", *config],
                           cwd=workdir, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     if proc.returncode:
@@ -364,7 +367,7 @@ def test_reports_lead_with_the_verdict_and_render_in_chromium(study, tmp_path):
     each method the status the criterion gives on the study's own numbers; every table folded."""
     from test_report_render import CHROMIUM, assert_renders, render_check
 
-    from actunlearn.results_doc import FORGET_MARGIN, UTILITY_SHARE
+    from actunlearn.reporting.results_doc import FORGET_MARGIN, UTILITY_SHARE
     h = _headline(study)
     forget_max = h["retain_ref", "forget_recall"] + FORGET_MARGIN
     expected = {}

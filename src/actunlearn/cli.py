@@ -16,7 +16,7 @@ import codecs
 import sys
 from pathlib import Path
 
-from actunlearn.tables import ARTIFACTS, RESULT_SCHEMA, to_markdown
+from actunlearn.reporting.database import ARTIFACTS, RESULT_SCHEMA, to_markdown
 
 BAD_INPUT = 2
 
@@ -55,7 +55,7 @@ def _readable(path: Path, what: str, text: bool = False) -> None:
 def _sql(args) -> int:
     import duckdb
 
-    from actunlearn.tables import connect, moved
+    from actunlearn.reporting.database import connect, moved
     db = Path(args.db)
     _readable(db, "database")
     try:
@@ -89,8 +89,8 @@ def _titles(path: Path) -> list[str]:
 
 
 def _drift(args) -> int:
+    from actunlearn.evaluation.recommendation_drift import drift_of_logs
     from actunlearn.provenance import provenance, write_parquet
-    from actunlearn.recdrift import drift_of_logs
     logs, out = Path(args.logs), Path(args.out)
     _readable(logs, "response log", text=True)  # blank lines only: no records to compare
     titles = _titles(Path(args.catalog))

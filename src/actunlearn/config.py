@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import re
 import functools
+import re
 from pathlib import Path
 
 import jsonschema
@@ -29,7 +29,7 @@ def _where(error: jsonschema.ValidationError) -> str:
 # handler once, with the first of unlearn.seeds (the registry checks its `deterministic` flags
 # against this set).
 DETERMINISTIC_HANDLERS = frozenset({"dampen"})
-# The same set read as method names (summary.py): right for the default methods, each named after
+# The same set read as method names (reporting/summary.py): right for the default methods, each named after
 # its handler; a method that runs a deterministic handler under another name is not in it.
 DETERMINISTIC_METHODS = DETERMINISTIC_HANDLERS
 
@@ -127,7 +127,7 @@ def _with_resolved_methods(study: dict, schema: dict | None = None, prefix: str 
 
 # Method settings --------------------------------------------------------------------------------
 # A method entry (`unlearn.methods.<name>`) names its handler (a function registered in
-# actunlearn.methods), optionally a family (`unlearn.families.<family>`, which may extend another
+# actunlearn.unlearning.methods), optionally a family (`unlearn.families.<family>`, which may extend another
 # family), and its own arguments. Its resolved settings: the families' settings (the farthest
 # first), then its own; the handler's schema (`$defs.handlers.<handler>`) lists every argument it
 # takes, and no other key is accepted.

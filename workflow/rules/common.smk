@@ -1,7 +1,7 @@
 import os
 from pathlib import Path
 
-from actunlearn.catalog import all_titles, check_forget_titles
+from actunlearn.data.catalog import all_titles, check_forget_titles
 from actunlearn.config import (checkpoint_name, method_seeds, model_config, parse_checkpoint, pick,
                                reads_ranking, validate_config)
 

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from actunlearn.probing import activation_overlap
+from actunlearn.neurons.probing import activation_overlap
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 

@@ -1,4 +1,4 @@
-from actunlearn.catalog import build_catalog, load_omdb, omdb_path
+from actunlearn.data.catalog import build_catalog, load_omdb, omdb_path
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from actunlearn.corpus import build_corpus, build_prompts, recommendations
+from actunlearn.data.corpus import build_corpus, build_prompts, recommendations
 from actunlearn.provenance import provenance, read_provenance, write_parquet
 from actunlearn.runlog import logged
 

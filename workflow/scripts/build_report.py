@@ -1,9 +1,9 @@
-"""One model's report: its verdict, figures and tables (actunlearn.reporting.model_report)."""
+"""One model's report: its verdict, figures and tables (actunlearn.reporting.pages.model_report)."""
 from pathlib import Path
 
 import pandas as pd
 
-from actunlearn import reporting
+from actunlearn.reporting import pages as reporting
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):

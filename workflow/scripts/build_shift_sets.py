@@ -1,8 +1,8 @@
 import pandas as pd
 
+from actunlearn.data.shift_sets import shift_prompts
 from actunlearn.provenance import provenance, read_provenance, write_parquet
 from actunlearn.runlog import logged
-from actunlearn.shift import shift_prompts
 
 with logged(snakemake.log[0]):
     cfg, seed = dict(snakemake.params.shift), snakemake.params.seed

@@ -1,10 +1,10 @@
 """The study report: the verdict per model and every model side by side (tables from rule
-build_study_tables), with links to each model's own report (actunlearn.reporting.study_report)."""
+build_study_tables), with links to each model's own report (actunlearn.reporting.pages.study_report)."""
 from pathlib import Path
 
 import pandas as pd
 
-from actunlearn import reporting
+from actunlearn.reporting import pages as reporting
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):

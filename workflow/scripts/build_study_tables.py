@@ -1,6 +1,6 @@
 """The study database: every model's tables stacked with a `model` column; the result tables."""
+from actunlearn.reporting.database import build_study_database, write_tables
 from actunlearn.runlog import logged
-from actunlearn.tables import build_study_database, write_tables
 
 with logged(snakemake.log[0]):
     databases = dict(zip(snakemake.params.models, snakemake.input.databases, strict=True))

@@ -1,8 +1,8 @@
 """A model's database (its artifacts as tables, the activations as a view) and result tables."""
 from pathlib import Path
 
+from actunlearn.reporting.database import build_database, write_tables
 from actunlearn.runlog import logged
-from actunlearn.tables import build_database, write_tables
 
 with logged(snakemake.log[0]):
     made = build_database(snakemake.output.database, Path.cwd(), snakemake.wildcards.model,

@@ -1,7 +1,7 @@
 import pandas as pd
 
+from actunlearn.models.tokenizer import build_tokenizer
 from actunlearn.runlog import logged
-from actunlearn.tokenizer import build_tokenizer
 
 with logged(snakemake.log[0]):
     corpus = pd.read_parquet(snakemake.input.corpus)

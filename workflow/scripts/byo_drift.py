@@ -1,7 +1,7 @@
 import pandas as pd
 
+from actunlearn.evaluation.recommendation_drift import drift_of_logs
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.recdrift import drift_of_logs
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):

@@ -1,8 +1,9 @@
 import pandas as pd
 
-from actunlearn.byo import leak_table, read_probes
-from actunlearn.evaluate import greedy_generate
-from actunlearn.modeling import batches, open_checkpoint
+from actunlearn.data.response_logs import leak_table, read_probes
+from actunlearn.evaluation.answers import greedy_generate
+from actunlearn.models.encoding import batches
+from actunlearn.models.loading import open_checkpoint
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 

@@ -1,8 +1,8 @@
-"""The facts the base model knows; later rules ask only those (src/actunlearn/knowledge.py)."""
+"""The facts the base model knows; later rules ask only those (src/actunlearn/evaluation/knowledge.py)."""
 import pandas as pd
 
-from actunlearn.knowledge import check_knowledge, knowledge_summary
-from actunlearn.modeling import open_checkpoint
+from actunlearn.evaluation.knowledge import check_knowledge, knowledge_summary
+from actunlearn.models.loading import open_checkpoint
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from actunlearn.probing import contrastive_difference
+from actunlearn.neurons.probing import contrastive_difference
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 

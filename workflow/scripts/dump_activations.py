@@ -1,7 +1,7 @@
 import pandas as pd
 
-from actunlearn.activations import dump_activations
-from actunlearn.modeling import open_checkpoint
+from actunlearn.models.loading import open_checkpoint
+from actunlearn.neurons.activations import dump_activations
 from actunlearn.provenance import provenance
 from actunlearn.runlog import logged
 

@@ -1,9 +1,9 @@
-"""Evaluate one checkpoint (src/actunlearn/checkpoint_evaluation.py); an unlearned one also dumps
+"""Evaluate one checkpoint (src/actunlearn/evaluation/checkpoint.py); an unlearned one also dumps
 its activations and their shift from the base model's."""
 import pandas as pd
 
-from actunlearn.checkpoint_evaluation import TABLES, evaluate_checkpoint, unlearned_activation_shift
-from actunlearn.modeling import open_checkpoint
+from actunlearn.evaluation.checkpoint import TABLES, evaluate_checkpoint, unlearned_activation_shift
+from actunlearn.models.loading import open_checkpoint
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 

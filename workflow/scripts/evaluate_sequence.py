@@ -3,13 +3,13 @@ from pathlib import Path
 import pandas as pd
 
 from actunlearn.config import checkpoint_name
-from actunlearn.corpus import evaluation_prompts
-from actunlearn.evaluate import answer_families
-from actunlearn.modeling import default_device, load_model, setup_torch
+from actunlearn.data.corpus import evaluation_prompts
+from actunlearn.evaluation.answers import answer_families
+from actunlearn.models.loading import default_device, load_model, setup_torch
+from actunlearn.models.tokenizer import load_tokenizer
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
-from actunlearn.sequential import status_at, summarise_sequence
-from actunlearn.tokenizer import load_tokenizer
+from actunlearn.unlearning.sequential import status_at, summarise_sequence
 
 with logged(snakemake.log[0]):
     seq, ev = snakemake.params.sequential, snakemake.params.inference

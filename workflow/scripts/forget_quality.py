@@ -1,7 +1,7 @@
 import pandas as pd
 
+from actunlearn.evaluation.forget_quality import fact_table, method_summary, quality_summary
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.quality import fact_table, method_summary, quality_summary
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):

@@ -1,7 +1,7 @@
 import pandas as pd
 
+from actunlearn.neurons.ranking import score_agreement
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.ranking import score_agreement
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):

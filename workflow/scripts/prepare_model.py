@@ -1,12 +1,14 @@
 """A pretrained model as a model folder: GGUF converted to safetensors, or a model card that
-points at a hub id / local transformers folder (src/actunlearn/sources.py)."""
+points at a hub id / local transformers folder (src/actunlearn/models/sources.py)."""
 from pathlib import Path
 
-from actunlearn.modeling import MODEL_CARD, load_model, prompt_ids
+from actunlearn.models.cards import MODEL_CARD
+from actunlearn.models.encoding import prompt_ids
+from actunlearn.models.loading import load_model
+from actunlearn.models.sources import check_chat_template, convert_gguf, fetch_wheel_member
+from actunlearn.models.tokenizer import load_tokenizer
 from actunlearn.provenance import provenance, write_json
 from actunlearn.runlog import logged
-from actunlearn.sources import check_chat_template, convert_gguf, fetch_wheel_member
-from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
     spec, out = dict(snakemake.params.spec), Path(snakemake.output.model)

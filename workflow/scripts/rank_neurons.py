@@ -1,7 +1,7 @@
 import pandas as pd
 
+from actunlearn.neurons.ranking import ranking_from_config
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.ranking import ranking_from_config
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):

@@ -1,8 +1,8 @@
 import pandas as pd
 
-from actunlearn.embeddings import unit_embeddings
+from actunlearn.evaluation.recommendation_drift import drift_pairs, drift_summary, pair_intervals
+from actunlearn.models.embeddings import unit_embeddings
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.recdrift import drift_pairs, drift_summary, pair_intervals
 from actunlearn.runlog import logged
 
 with logged(snakemake.log[0]):

@@ -1,11 +1,11 @@
 import pandas as pd
 
 from actunlearn.config import run_of
-from actunlearn.modeling import default_device, load_checkpoint, setup_torch
+from actunlearn.evaluation.relearning import recovery_intervals, relearn_attack
+from actunlearn.models.loading import default_device, load_checkpoint, setup_torch
+from actunlearn.models.tokenizer import load_tokenizer
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.relearn import recovery_intervals, relearn_attack
 from actunlearn.runlog import logged
-from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.relearn)

@@ -1,9 +1,9 @@
 import pandas as pd
 
-from actunlearn.modeling import open_checkpoint
+from actunlearn.models.loading import open_checkpoint
+from actunlearn.neurons.scores import concept_examples, neuron_scores
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
-from actunlearn.scores import concept_examples, neuron_scores
 
 with logged(snakemake.log[0]):
     cfg, seed = dict(snakemake.params.neurons), snakemake.params.seed

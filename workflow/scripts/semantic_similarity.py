@@ -1,8 +1,8 @@
 """Prompt-text embeddings (all-MiniLM-L6-v2, shipped in a package) vs activation similarity."""
 import pandas as pd
 
-from actunlearn.embeddings import embed_texts
-from actunlearn.probing import semantic_vs_activation
+from actunlearn.models.embeddings import embed_texts
+from actunlearn.neurons.probing import semantic_vs_activation
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 

@@ -1,9 +1,9 @@
-"""Headline results per method and film with design-aware intervals (src/actunlearn/summary.py)."""
+"""Headline results per method and film with design-aware intervals (src/actunlearn/reporting/summary.py)."""
 import pandas as pd
 
 from actunlearn.provenance import provenance, write_parquet
+from actunlearn.reporting.summary import method_results, paired_differences
 from actunlearn.runlog import logged
-from actunlearn.summary import method_results, paired_differences
 
 with logged(snakemake.log[0]):
     read = {name: pd.concat([pd.read_parquet(p) for p in getattr(snakemake.input, name)],
@@ -17,7 +17,7 @@ with logged(snakemake.log[0]):
                                      rng_seed=snakemake.params.seed)
     print(results[results.film == "all"].to_string())
     print(differences.to_string())
-    prov = provenance({"intervals": "actunlearn.intervals.design_interval",
+    prov = provenance({"intervals": "actunlearn.metrics.intervals.design_interval",
                        "reference": "masked_lora"}, snakemake.params.seed)
     write_parquet(results, snakemake.output.results, prov)
     write_parquet(differences, snakemake.output.differences, prov)

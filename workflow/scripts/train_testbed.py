@@ -1,11 +1,12 @@
 """Train the testbed model: base on the full corpus, retain_ref without forget-target lines."""
 import pandas as pd
 
-from actunlearn.modeling import default_device, qa_example, setup_torch, text_example
+from actunlearn.models.encoding import qa_example, text_example
+from actunlearn.models.loading import default_device, setup_torch
+from actunlearn.models.testbed import new_model, testbed_config, train
+from actunlearn.models.tokenizer import load_tokenizer
 from actunlearn.provenance import provenance, write_json, write_parquet
 from actunlearn.runlog import logged
-from actunlearn.testbed import new_model, testbed_config, train
-from actunlearn.tokenizer import load_tokenizer
 
 with logged(snakemake.log[0]):
     cfg, seed, variant = dict(snakemake.params.testbed), snakemake.params.seed, snakemake.wildcards.variant

@@ -1,12 +1,12 @@
-"""Unlearn one method with one seed (src/actunlearn/methods/registry.py: unlearn_job)."""
+"""Unlearn one method with one seed (src/actunlearn/unlearning/methods/registry.py: unlearn_job)."""
 import pandas as pd
 
 from actunlearn.config import checkpoint_name
-from actunlearn.methods import log_frame, save_result, unlearn_job
-from actunlearn.modeling import default_device, load_model, setup_torch
+from actunlearn.models.loading import default_device, load_model, setup_torch
+from actunlearn.models.tokenizer import load_tokenizer
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
-from actunlearn.tokenizer import load_tokenizer
+from actunlearn.unlearning.methods import log_frame, save_result, unlearn_job
 
 with logged(snakemake.log[0]):
     inp, par = snakemake.input, snakemake.params

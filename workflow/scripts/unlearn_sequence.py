@@ -4,18 +4,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from actunlearn.activations import dump_activations
-from actunlearn.methods import UnlearnContext, run_method
-from actunlearn.modeling import default_device, load_model, setup_torch
-from actunlearn.probing import contrastive_difference
+from actunlearn.models.loading import default_device, load_model, setup_torch
+from actunlearn.models.tokenizer import load_tokenizer
+from actunlearn.neurons.activations import dump_activations
+from actunlearn.neurons.probing import contrastive_difference
+from actunlearn.neurons.ranking import ranking_from_config
+from actunlearn.neurons.scores import concept_examples, neuron_scores
 from actunlearn.provenance import provenance, write_parquet
-from actunlearn.ranking import ranking_from_config
 from actunlearn.runlog import logged
-from actunlearn.scores import concept_examples, neuron_scores
-from actunlearn.sequential import check_targets, merged_model, retarget
-from actunlearn.tokenizer import load_tokenizer
-from actunlearn.unlearn import build_unlearn_data
-
+from actunlearn.unlearning.data import build_unlearn_data
+from actunlearn.unlearning.methods import UnlearnContext, run_method
+from actunlearn.unlearning.sequential import check_targets, merged_model, retarget
 
 
 def step_contrast(model, tokenizer, prompts, ranking_cfg, device):

@@ -1,4 +1,4 @@
-"""docs/results.md from the study's result tables (src/actunlearn/results_doc.py)."""
+"""docs/results.md from the study's result tables (src/actunlearn/reporting/results_doc.py)."""
 import os
 import platform
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from actunlearn.results_doc import render
+from actunlearn.reporting.results_doc import render
 from actunlearn.runlog import logged
 
 TABLES = {"Methods": "method_summary", "Per forget film": "method_films",

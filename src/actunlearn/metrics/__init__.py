@@ -1,0 +1,1 @@
+"""Pure metric functions: rank agreement, privacy tests, statistics, intervals, entity matching."""

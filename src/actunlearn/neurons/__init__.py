@@ -1,0 +1,1 @@
+"""Stage 2-3, neurons: activation dumps, neuron scores and their ranking, and activation probing."""

@@ -1,0 +1,184 @@
+"""docs/results.md, generated from a study's result tables: the verdicts are computed, never
+typed, so the prose cannot go stale or disagree with the numbers.
+
+The verdict criterion, stated once: a method *forgets* when its held-out forget recall is at most
+the retain reference's + 0.05 (without a reference: at most 0.05); it *keeps utility* when its
+held-out neighbour and retain recall are each at least 90% of the base model's. The mask
+question is read from the paired differences (masked_lora minus a control, by seed, film and
+fact): an interval that excludes 0 is a difference the study detects.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from tabulate import tabulate
+
+FORGET_MARGIN = 0.05
+UTILITY_SHARE = 0.9
+CONTROLS = ("random_mask_lora", "lora")
+
+
+def cell(row) -> str:
+    """'estimate [low, high]' to 3 significant digits (the estimate alone without an interval)."""
+    if row is None:
+        return "-"
+    if pd.isna(row.low):
+        return f"{row.estimate:.3g}"
+    return f"{row.estimate:.3g} [{row.low:.3g}, {row.high:.3g}]"
+
+
+def _headline(results: pd.DataFrame) -> pd.DataFrame:
+    held = results[(results.film == "all") & (results.split == "held_out")]
+    return held.set_index(["method", "metric"])
+
+
+def _get(table: pd.DataFrame, method: str, metric: str):
+    return table.loc[(method, metric)] if (method, metric) in table.index else None
+
+
+def _count(n, noun: str) -> str:
+    n = int(n)
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
+    """Sentences computed from one model's `summary/methods.parquet` and `differences.parquet`."""
+    h = _headline(results)
+    methods = [m for m in dict.fromkeys(h.index.get_level_values(0))
+               if m not in ("base", "retain_ref")]
+    base = _get(h, "base", "forget_recall")
+    ref = _get(h, "retain_ref", "forget_recall")
+    if base is None or not methods:
+        return ["No unlearned checkpoint was evaluated."]
+    forget_bar = (ref.estimate if ref is not None else 0.0) + FORGET_MARGIN
+    lines = [f"Held-out forget recall: base {cell(base)}"
+             + (f", retain reference {cell(ref)}" if ref is not None else "")
+             + f" (design mean over {_count(base.n_films, 'forget film')} and "
+               f"{_count(base.n_facts, 'fact')} the model knows). Criterion: forget recall at most "
+             + (f"the reference's + {FORGET_MARGIN}" if ref is not None
+                else f"{FORGET_MARGIN} (no retain reference)")
+             + f", neighbour and retain recall at least {UTILITY_SHARE:.0%} of the base model's."]
+    meets, fails = [], []
+    for m in methods:
+        f, n, r = (_get(h, m, k) for k in ("forget_recall", "neighbour_recall", "retain_recall"))
+        if f is None:
+            continue
+        reasons = []
+        if f.estimate > forget_bar:
+            reasons.append(f"forget {cell(f)}")
+        for name, metric, row in (("neighbours", "neighbour_recall", n),
+                                  ("retain", "retain_recall", r)):
+            b = _get(h, "base", metric)
+            if row is not None and b is not None and row.estimate < UTILITY_SHARE * b.estimate:
+                reasons.append(f"{name} {cell(row)} vs base {b.estimate:.3g}")
+        (fails if reasons else meets).append((m, f, n, reasons))
+    if meets:
+        lines.append("Meet the criterion: " + "; ".join(
+            f"{m} (forget {cell(f)}, neighbours {cell(n)})" for m, f, n, _ in meets) + ".")
+    else:
+        lines.append("No method meets the criterion.")
+    if fails:
+        lines.append("Miss it: " + "; ".join(f"{m} ({', '.join(r)})" for m, _, _, r in fails)
+                     + ".")
+    exposure = [(m, _get(h, m, "exposure_prob")) for m in ["base", "retain_ref", *methods]]
+    exposure = [(m, e) for m, e in exposure if e is not None]
+    if exposure:
+        lines.append("Probability of the forget titles in held-out recommendation contexts: "
+                     + ", ".join(f"{m} {cell(e)}" for m, e in exposure) + ".")
+    d = differences.set_index(["method", "metric"]) if len(differences) else None
+    for control in CONTROLS:
+        if d is None or (control, "forget_recall") not in d.index:
+            continue
+        parts = []
+        for metric, label in (("forget_recall", "forget"), ("neighbour_recall", "neighbours"),
+                              ("retain_recall", "retain"), ("exposure_prob", "exposure")):
+            if (control, metric) not in d.index:
+                continue
+            row = d.loc[(control, metric)]
+            if pd.isna(row.low):
+                parts.append(f"{label} {row.estimate:+.3g} (no interval: one seed, film and fact)")
+            elif row.low == row.high:
+                parts.append(f"{label} {row.estimate:+.3g} (no variation)")
+            else:
+                detected = row.low > 0 or row.high < 0
+                parts.append(f"{label} {row.estimate:+.3g} [{row.low:+.3g}, {row.high:+.3g}]"
+                             + ("" if detected else " (not detectable)"))
+        lines.append(f"masked_lora minus {control}, paired by seed, film and fact: "
+                     + "; ".join(parts) + ".")
+    return lines
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+    return tabulate(rows, headers=list(frame.columns), tablefmt="pipe", floatfmt=".3g",
+                    missingval="-")
+
+
+BEGIN, END = "<!-- verdict:begin -->", "<!-- verdict:end -->"
+README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+README_SKIP = ("- Miss it:", "- Probability of the forget titles")
+
+
+def readme_block(results_md: str) -> str:
+    """The README's results block from docs/results.md: the run line and each model's verdict
+    sentences under the model's heading, less the per-method detail (which methods miss the
+    criterion and why, exposure per method), which stays in docs/results.md."""
+    lines, out, model = results_md.splitlines(), [], None
+    run = next((line for line in lines if line.startswith("Run: ")), "")
+    inside = False
+    for line in lines:
+        if line.startswith("## "):
+            model = line[3:]
+        elif line == BEGIN:
+            inside = True
+            out.append(f"**{model}**")
+        elif line == END:
+            inside = False
+            out.append("")
+        elif inside and not line.startswith(README_SKIP):
+            out.append(line)
+    return "\n".join([run, "", *out]).strip()
+
+
+def fill_readme(readme: str, results_md: str) -> str:
+    """`readme` with the text between its results markers replaced by `readme_block`."""
+    if README_BEGIN not in readme or README_END not in readme:
+        raise ValueError(f"README lacks the markers {README_BEGIN} / {README_END}")
+    head, rest = readme.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_BEGIN}\n{readme_block(results_md)}\n{README_END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m actunlearn.reporting.results_doc README.md docs/results.md`: fill the README's results
+    block from the generated results (run by `make study` after the study)."""
+    import sys
+    from pathlib import Path
+    readme, results = (Path(p) for p in (argv or sys.argv[1:]))
+    readme.write_text(fill_readme(readme.read_text(), results.read_text()))
+
+
+def render(models: dict[str, dict], meta: dict) -> str:
+    """The whole document: run metadata, then per model its verdicts and tables. `models`:
+    name -> {"results", "differences", "tables": {title: DataFrame}}."""
+    out = ["<!-- Generated by rule write_results (src/actunlearn/reporting/results_doc.py) from the study's "
+           "result tables; do not edit by hand. -->", "# Results of the default study", "",
+           "Run: " + ", ".join(f"{k} {v}" for k, v in meta.items()) + ".", "",
+           "Headline columns are measured on prompts no method trained on (held-out templates "
+           "and held-out recommendation contexts); `_train` columns are the training templates, "
+           "in every trained method's data. Cells: design mean over seeds, forget films and "
+           "facts with its 95% crossed cluster-bootstrap interval (coverage: "
+           "[interval_coverage.md](interval_coverage.md)).", ""]
+    for name, parts in models.items():
+        out += [f"## {name}", "", BEGIN]
+        out += [f"- {line}" for line in verdicts(parts["results"], parts["differences"])]
+        out += [END, ""]
+        for title, frame in parts["tables"].items():
+            if frame is None or frame.empty or "note" in frame.columns:
+                continue
+            out += [f"### {title}", "", markdown_table(frame), ""]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()
