@@ -16,16 +16,20 @@ import time
 
 import pandas as pd
 import torch
+import yaml
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from actunlearn.evaluation.answers import answer_families, exposure_samples
+from actunlearn.config import model_config
+from actunlearn.evaluation.answers import answer_families, rank_recommendations
 from actunlearn.models.encoding import collate, qa_example
 from actunlearn.models.hooks import capture
 from actunlearn.models.loading import seed_everything
 from actunlearn.models.tokenizer import load_tokenizer
 from actunlearn.neurons.scores import concept_examples, neuron_scores
-from actunlearn.unlearning.data import build_unlearn_data, train_unlearning
+from actunlearn.unlearning.data import build_unlearn_data
 from actunlearn.unlearning.masked_lora import attach_masked_lora, unmasked_columns_zero
+from actunlearn.unlearning.methods.objectives import train_objective
+from actunlearn.unlearning.methods.registry import UnlearnContext
 
 SMOLLM2_135M = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                     num_attention_heads=9, num_key_value_heads=3, vocab_size=49152,
@@ -97,12 +101,13 @@ def main() -> None:
     top = scores.assign(score=scores.saliency_forget - scores.saliency_retain)
     masks = {int(layer): sorted(g.nlargest(32, "score").neuron.astype(int).tolist())
              for layer, g in top.groupby("layer") if layer in (0, shape["num_hidden_layers"] - 1)}
-    peft_model = attach_masked_lora(model, masks, 8, 16, 0)
+    # the default study's masked_lora settings, with this check's step count
+    cfg = model_config(yaml.safe_load(open("config/config.yaml")), "testbed")["unlearn"]["methods"][
+        "masked_lora"] | {"steps": args.steps}
+    peft_model = attach_masked_lora(model, masks, cfg["rank"], cfg["alpha"], 0)
+    ctx = UnlearnContext("masked_lora", model, tokenizer, data, None, cfg, 0, device)
     with timed(results, f"masked_lora_{args.steps}_steps_s", device):
-        log = train_unlearning(peft_model, data, tokenizer.pad_token_id, method="masked_lora",
-                               steps=args.steps, learning_rate=1e-3, forget_batch=16,
-                               retain_batch=32, unlikelihood_weight=1.0, retain_weight=1.0,
-                               neighbour_share=0.5, seed=0, log_every=args.steps, device=device)
+        log = train_objective(ctx, cfg["objective"], model=peft_model, log_every=args.steps).log
     results["final_loss"] = log[-1]["loss"]
     results["mask_kept"] = bool(unmasked_columns_zero(peft_model, masks))
     model = peft_model.merge_and_unload().eval()
@@ -113,8 +118,11 @@ def main() -> None:
                                               device)
     results["instability_rows"] = len(instability)
     titles = catalog.title[catalog.role != "unknown"].tolist()
+    targets = set(prompts.title[prompts.role == "forget"])
+    recs = prompts[(prompts.intent == "recommend") & (prompts.role != "forget")
+                   & prompts.gold.apply(lambda g: any(t in targets for t in g))]
     with timed(results, "exposure_s", device):
-        exposure = exposure_samples(model, tokenizer, prompts, titles, 256, device)
+        exposure = rank_recommendations(model, tokenizer, recs, titles, targets, 1, 256, device)[1]
     results["exposure_rows"] = len(exposure)
     if device == "cuda":
         results["max_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

@@ -14,8 +14,9 @@ from actunlearn.data.response_logs import (
     leak_table,
     read_probes,
     read_response_logs,
-    write_example_files,
 )
+
+from byo_examples import write_example_files
 
 
 def _jsonl(path: Path, *lines: object) -> Path:

@@ -2,7 +2,6 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from actunlearn.metrics.matching import extract_titles, normalise_title_text
@@ -13,7 +12,6 @@ from actunlearn.metrics.rank_agreement import (
     kendall_topk_distance,
     legacy_embedding_tau,
     overlap_at_k,
-    pairwise_family_drift,
     rbo,
 )
 
@@ -322,46 +320,6 @@ def test_overlap_at_k():
             overlap_at_k(["A"], ["A"], k)
     with pytest.raises(ValueError, match="first list repeats"):
         overlap_at_k(["A", "A"], ["A"], 2)
-
-
-# ---------------------------------------------------------------- pairwise_family_drift
-
-
-def test_pairwise_family_drift():
-    lists = {"p1": ["a", "b", "c"], "p2": ["a", "b", "c"], "p3": ["c", "b", "a"],
-             "p4": [], "p5": []}
-    df = pairwise_family_drift(lists, k=2, p=0.9)
-    assert list(df.columns) == ["prompt_a", "prompt_b", "kendall_tau", "tau_note", "rbo", "rbo_note",
-                                "jaccard_at_k", "jaccard_note", "n_a", "n_b"]
-    assert len(df) == 10
-    # undefined values are pd.NA in nullable Float64 columns, never NaN; notes None where defined
-    assert all(str(df[c].dtype) == "Float64" for c in ("kendall_tau", "rbo", "jaccard_at_k"))
-    assert df.tau_note.isna().sum() == 3 and df.tau_note[0] is None
-    rows = df.set_index(["prompt_a", "prompt_b"])
-    same = rows.loc[("p1", "p2")]
-    assert same.kendall_tau == pytest.approx(1.0) and same.rbo == pytest.approx(1.0)
-    assert same.jaccard_at_k == 1.0 and (same.n_a, same.n_b) == (3, 3)
-    rev = rows.loc[("p1", "p3")]
-    assert rev.kendall_tau == pytest.approx(-1.0)
-    # abc vs cba, p = 0.9: X1 = 0, X2 = 1, X3 = 3: (0 + 0.5 * 0.81 + 0.729) / 9 + 0.729 = 0.855
-    assert rev.rbo == pytest.approx(0.855)
-    assert rev.jaccard_at_k == pytest.approx(1 / 3)  # {a,b} vs {c,b}
-    one_empty = rows.loc[("p1", "p4")]
-    assert one_empty.kendall_tau is pd.NA and "second list is empty" in one_empty.tau_note
-    assert one_empty.rbo == 0.0 and one_empty.jaccard_at_k == 0.0 and one_empty.n_b == 0
-    both_empty = rows.loc[("p4", "p5")]
-    assert both_empty.kendall_tau is pd.NA and both_empty.rbo is pd.NA
-    assert both_empty.jaccard_at_k is pd.NA and "both lists are empty" in both_empty.rbo_note
-    assert "both lists are empty" in both_empty.jaccard_note
-
-
-def test_pairwise_family_drift_single_prompt_and_bad_args():
-    df = pairwise_family_drift({"p1": ["a"]})
-    assert df.empty and "kendall_tau" in df.columns
-    with pytest.raises(ValueError, match="k must be"):
-        pairwise_family_drift({"p1": ["a"]}, k=0)
-    with pytest.raises(ValueError, match="p must lie in"):
-        pairwise_family_drift({"p1": ["a"]}, p=1.0)
 
 
 # ---------------------------------------------------------------- legacy_embedding_tau

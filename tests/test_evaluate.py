@@ -5,11 +5,12 @@ import torch
 
 from actunlearn.data.corpus import evaluation_prompts
 from actunlearn.evaluation.answers import answer_families, perplexity_samples, summarise
-from actunlearn.evaluation.instability import family_instability
 from actunlearn.metrics.matching import is_correct
 from actunlearn.metrics.text import normalise_text
 from actunlearn.models.encoding import IGNORE, answer_ids, collate, length_chunks, prompt_ids
 from actunlearn.models.scoring import continuation_logprobs, sequence_logprob
+
+from instability_oracle import family_instability
 
 
 def test_answer_matching_is_normalised():

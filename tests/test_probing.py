@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.evaluation.instability import family_instability
 from actunlearn.neurons.activations import activation_schema
 from actunlearn.neurons.probing import (
     activation_overlap,
@@ -15,6 +14,8 @@ from actunlearn.neurons.probing import (
     semantic_vs_activation,
 )
 from actunlearn.provenance import provenance, write_parquet
+
+from instability_oracle import family_instability
 
 HIDDEN, NEURONS = 3, 4
 

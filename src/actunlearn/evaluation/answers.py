@@ -213,16 +213,6 @@ def rank_recommendations(model, tokenizer, recs: pd.DataFrame, titles: list[str]
             pd.DataFrame(exposure, columns=EXPOSURE_COLUMNS))
 
 
-def exposure_samples(model, tokenizer, prompts: pd.DataFrame, titles: list[str],
-                     batch_size: int, device: str = "cpu") -> pd.DataFrame:
-    """For every recommendation prompt (about another film) whose gold list holds a forget
-    target: the target's log-probability and its rank among all catalog titles."""
-    targets = set(prompts.title[prompts.role == "forget"])
-    recs = prompts[(prompts.intent == "recommend") & (prompts.role != "forget")
-                   & prompts.gold.apply(lambda g: any(t in targets for t in g))]
-    return rank_recommendations(model, tokenizer, recs, titles, targets, 1, batch_size, device)[1]
-
-
 @torch.no_grad()
 def perplexity_samples(model, tokenizer, corpus: pd.DataFrame, batch_size: int,
                        device: str = "cpu", other_lines: int | str = "all", seed: int = 0

@@ -11,7 +11,6 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from actunlearn.metrics.stats import jaccard, scipy_stats
 
@@ -206,37 +205,6 @@ def overlap_at_k(a: list[str], b: list[str], k: int) -> tuple[float | None, str 
     if d == 0:
         return None, "undefined: both lists are empty"
     return len(set(top_a) & set(top_b)) / d, None
-
-
-def pairwise_family_drift(lists: dict[str, list[str]], k: int = 5, p: float = 0.9) -> pd.DataFrame:
-    """Agreement between every unordered pair of prompts in one paraphrase family.
-
-    `lists` maps prompt_id -> ranked titles. One row per pair, in the order of
-    `itertools.combinations` over the dict's order, with columns prompt_a, prompt_b,
-    kendall_tau, tau_note (see `kendall_tau`), rbo (`rbo` with `p`; undefined when both lists
-    are empty, with rbo_note saying so), jaccard_at_k, jaccard_note (`jaccard_at_k` with `k`),
-    n_a, n_b (list lengths). As elsewhere in the project, the value columns are nullable
-    "Float64" with pd.NA (never NaN) where undefined, and the note columns hold None where
-    defined. Fewer than two prompts give a table with these columns and no rows.
-    """
-    _check_k("pairwise_family_drift", k)
-    _check_p("pairwise_family_drift", p)
-    columns = ["prompt_a", "prompt_b", "kendall_tau", "tau_note", "rbo", "rbo_note",
-               "jaccard_at_k", "jaccard_note", "n_a", "n_b"]
-    rows = []
-    for pa, pb in itertools.combinations(lists, 2):
-        a, b = lists[pa], lists[pb]
-        tau, tau_note = kendall_tau(a, b)
-        if not a and not b:
-            r, r_note = None, "undefined: both lists are empty"
-        else:
-            r, r_note = rbo(a, b, p), None
-        jac, jac_note = jaccard_at_k(a, b, k)
-        rows.append([pa, pb, tau, tau_note, r, r_note, jac, jac_note, len(a), len(b)])
-    df = pd.DataFrame(rows, columns=columns, dtype=object)
-    for col in ("kendall_tau", "rbo", "jaccard_at_k"):
-        df[col] = pd.array(df[col].tolist(), dtype="Float64")
-    return df.astype({"n_a": int, "n_b": int})
 
 
 def legacy_embedding_tau(u, v) -> float:
