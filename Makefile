@@ -23,6 +23,7 @@ install: $(VENV)/.installed
 study: install
 	@start=$$(date +%s); $(VENV)/bin/snakemake --cores $(CORES) && \
 	  echo $$(( $$(date +%s) - start )) > results/study_seconds.txt && \
+	  $(PY) -m actunlearn.reporting.results_doc record docs/study_runs.csv results/study_seconds.txt $(CORES) && \
 	  $(VENV)/bin/snakemake --cores $(CORES) docs/results.md --forcerun write_results && \
 	  $(PY) -m actunlearn.reporting.results_doc README.md docs/results.md
 

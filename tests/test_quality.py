@@ -3,13 +3,13 @@ import pandas as pd
 import pytest
 import torch
 
+from actunlearn.config import run_of
 from actunlearn.evaluation.forget_quality import (
     fact_questions,
     fact_samples,
     fact_table,
     membership_auc,
     method_summary,
-    parse_checkpoint,
     quality_summary,
     sequence_token_logprobs,
 )
@@ -208,14 +208,14 @@ def test_auc_is_one_half_when_members_look_like_non_members():
 
 
 def test_checkpoint_names_give_method_and_seed():
-    assert parse_checkpoint("masked_lora_seed12") == ("masked_lora", 12)
-    assert parse_checkpoint("base") == ("base", None)
-    assert parse_checkpoint("retain_ref") == ("retain_ref", None)
+    assert run_of("masked_lora_seed12") == ("masked_lora", 12)
+    assert run_of("base") == ("base", None)
+    assert run_of("retain_ref") == ("retain_ref", None)
 
 
 def _summary(rows):
-    return pd.DataFrame([{"checkpoint": c, "method": parse_checkpoint(c)[0],
-                          "seed": parse_checkpoint(c)[1], "n_forget_facts": 6,
+    return pd.DataFrame([{"checkpoint": c, "method": run_of(c)[0],
+                          "seed": run_of(c)[1], "n_forget_facts": 6,
                           "n_holdout_facts": 6, "min_k_percent": 20.0, "mia_auc_loss": a,
                           "mia_auc_loss_ref": 0.5, "mia_auc_loss_gap": abs(a - 0.5),
                           "mia_auc_min_k": a, "mia_auc_min_k_ref": 0.5,

@@ -53,3 +53,31 @@ def test_readme_block_is_filled_from_the_generated_results():
     assert fill_readme(filled, doc) == filled  # idempotent
     with pytest.raises(ValueError, match="markers"):
         fill_readme("# no markers\n", doc)
+
+
+def test_wall_times_are_recorded_and_shown_side_by_side(tmp_path, monkeypatch):
+    """`make study` appends each run's wall time; results.md shows every run with its ratio to the
+    first, and this run's wall time in the run line."""
+    from actunlearn.reporting import results_doc
+    runs_csv, seconds = tmp_path / "runs.csv", tmp_path / "seconds.txt"
+    assert results_doc.read_runs(runs_csv).empty and results_doc.read_runs().empty
+    monkeypatch.setattr(results_doc, "commit", lambda: "aaaaaaa")
+    seconds.write_text("1200\n")
+    results_doc.record_run(runs_csv, seconds, 2)
+    monkeypatch.setattr(results_doc, "commit", lambda: "bbbbbbb")
+    seconds.write_text("900\n")
+    results_doc.main(["record", str(runs_csv), str(seconds), "2"])
+    runs = results_doc.read_runs(runs_csv)
+    assert runs.commit.tolist() == ["aaaaaaa", "bbbbbbb"] and runs.seconds.tolist() == [1200, 900]
+    assert results_doc.runs_table(runs)["vs first"].tolist() == [1.0, 0.75]
+    meta = results_doc.run_metadata(2, runs)
+    assert meta["commit"] == "bbbbbbb" and meta["wall time"] == "15.0 min (make study)"
+    doc = render({"testbed": {"results": RESULTS, "differences": DIFFS, "tables": {}}}, meta, runs)
+    section = doc.split("## Wall time of the default study")[1]
+    assert "| aaaaaaa" in section and "| bbbbbbb" in section and "0.75" in section
+    assert "wall time 15.0 min" in doc
+    # no recorded run: no section and no wall time
+    meta = results_doc.run_metadata(2, results_doc.read_runs())
+    assert "wall time" not in meta
+    assert "Wall time" not in render({"testbed": {"results": RESULTS, "differences": DIFFS,
+                                                  "tables": {}}}, meta, results_doc.read_runs())

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.reporting.summary import method_results, paired_differences, parse_checkpoint
+from actunlearn.config import run_of
+from actunlearn.reporting.summary import method_results, paired_differences
 
 CATALOG = pd.DataFrame({"title": ["A", "B", "nA", "nB", "R"],
                         "neighbour_of": [None, None, "A", "B", None]})
@@ -46,13 +47,14 @@ def _summary(recall):
 
 
 def test_checkpoint_names():
-    assert parse_checkpoint("masked_lora_seed12") == ("masked_lora", 12)
-    assert parse_checkpoint("retain_ref") == ("retain_ref", 0)
+    assert run_of("masked_lora_seed12", single_seed=0) == ("masked_lora", 12)
+    assert run_of("retain_ref", single_seed=0) == ("retain_ref", 0)
 
 
 def test_results_keep_splits_apart_and_count_the_design():
     recall = _recall({"base": 1.0, "masked_lora": 0.0, "dampen": 0.5})
-    out = method_results(recall, _exposure(recall), _summary(recall), CATALOG, n_resamples=1000)
+    out = method_results(recall, _exposure(recall), _summary(recall), CATALOG, n_resamples=1000,
+                         deterministic=["dampen"])
     row = out[(out.method == "masked_lora") & (out.metric == "forget_recall")
               & (out.film == "all")].set_index("split")
     assert set(row.index) == {"train", "held_out"}

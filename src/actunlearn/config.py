@@ -29,9 +29,6 @@ def _where(error: jsonschema.ValidationError) -> str:
 # handler once, with the first of unlearn.seeds (the registry checks its `deterministic` flags
 # against this set).
 DETERMINISTIC_HANDLERS = frozenset({"dampen"})
-# The same set read as method names (reporting/summary.py): right for the default methods, each named after
-# its handler; a method that runs a deterministic handler under another name is not in it.
-DETERMINISTIC_METHODS = DETERMINISTIC_HANDLERS
 
 
 def method_seeds(handler: str, seeds: list[int]) -> list[int]:
@@ -71,11 +68,12 @@ def parse_checkpoint(name: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def run_of(name: str) -> tuple[str, int | None]:
+def run_of(name: str, single_seed: int | None = None) -> tuple[str, int | None]:
     """(method, seed) of any checkpoint name: an unlearned one's (parse_checkpoint), or the name
-    itself with no seed (base, retain_ref)."""
+    itself with seed `single_seed` (base, retain_ref: single runs; the summary tables give them
+    seed 0)."""
     match = _CHECKPOINT.fullmatch(name)
-    return (match.group(1), int(match.group(2))) if match else (name, None)
+    return (match.group(1), int(match.group(2))) if match else (name, single_seed)
 
 
 # Folders under results/ shared by every model: no model may take these names.

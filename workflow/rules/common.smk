@@ -2,8 +2,8 @@ import os
 from pathlib import Path
 
 from actunlearn.data.catalog import all_titles, check_forget_titles
-from actunlearn.config import (checkpoint_name, method_seeds, model_config, parse_checkpoint, pick,
-                               reads_ranking, validate_config)
+from actunlearn.config import (DETERMINISTIC_HANDLERS, checkpoint_name, method_seeds, model_config,
+                               parse_checkpoint, pick, reads_ranking, validate_config)
 
 # Fail before any work: schema first (every model with its overrides), then titles against the
 # real catalog.
@@ -84,6 +84,12 @@ def unlearned_checkpoints(model):
     u = MODEL_CONFIG[model]["unlearn"]
     return [checkpoint_name(m, s) for m in u["run"]
             for s in method_seeds(u["methods"][m]["handler"], u["seeds"])]
+
+
+def deterministic_methods(model):
+    """The methods of this study whose handler is deterministic (config.DETERMINISTIC_HANDLERS)."""
+    u = MODEL_CONFIG[model]["unlearn"]
+    return [m for m in u["run"] if u["methods"][m]["handler"] in DETERMINISTIC_HANDLERS]
 
 
 def all_checkpoints(model):

@@ -10,6 +10,8 @@ rule summarise_methods:
         differences="results/{model}/summary/differences.parquet",
     params:
         seed=setting("seed"),
+        # methods whose handler ignores the seed (config.DETERMINISTIC_HANDLERS): run once
+        deterministic=lambda w: deterministic_methods(w.model),
     threads: 1
     log:
         "logs/{model}/summarise_methods.log",
@@ -237,6 +239,8 @@ rule write_results:
         results=expand("results/{model}/summary/methods.parquet", model=RUN_MODELS),
         differences=expand("results/{model}/summary/differences.parquet", model=RUN_MODELS),
         csv=expand("results/{model}/tables/{table}.csv", model=RUN_MODELS, table=SQL_TABLES),
+        # every recorded `make study` wall time (appended by the Makefile after a run), if any
+        runs=lambda w: [f for f in ["docs/study_runs.csv"] if Path(f).exists()],
     output:
         doc="docs/results.md",
     params:

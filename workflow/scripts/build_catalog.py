@@ -2,6 +2,7 @@ from actunlearn.data.catalog import build_catalog, load_omdb, omdb_path
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.catalog)
     catalog = build_catalog(load_omdb(), cfg["n_films"], cfg["forget"], cfg["neighbours_by"],

@@ -4,6 +4,7 @@ from actunlearn.data.corpus import build_corpus, build_prompts, recommendations
 from actunlearn.provenance import provenance, read_provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.corpus)
     catalog = pd.read_parquet(snakemake.input.catalog)

@@ -6,6 +6,7 @@ import pandas as pd
 from actunlearn.reporting import pages as reporting
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     catalog = pd.read_parquet(snakemake.input.catalog)
     verdict = reporting.model_report(

@@ -4,6 +4,7 @@ from actunlearn.data.shift_sets import shift_prompts
 from actunlearn.provenance import provenance, read_provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg, seed = dict(snakemake.params.shift), snakemake.params.seed
     shift = shift_prompts(pd.read_parquet(snakemake.input.catalog),

@@ -2,6 +2,7 @@
 from actunlearn.reporting.database import build_study_database, write_tables
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     databases = dict(zip(snakemake.params.models, snakemake.input.databases, strict=True))
     made = build_study_database(snakemake.output.database, databases)

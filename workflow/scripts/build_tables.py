@@ -4,6 +4,7 @@ from pathlib import Path
 from actunlearn.reporting.database import build_database, write_tables
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     made = build_database(snakemake.output.database, Path.cwd(), snakemake.wildcards.model,
                           sql=snakemake.input.sql)

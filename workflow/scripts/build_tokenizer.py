@@ -3,6 +3,7 @@ import pandas as pd
 from actunlearn.models.tokenizer import build_tokenizer
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     corpus = pd.read_parquet(snakemake.input.corpus)
     prompts = pd.read_parquet(snakemake.input.prompts)

@@ -4,6 +4,7 @@ from actunlearn.evaluation.recommendation_drift import drift_of_logs
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.drift)
     titles = pd.read_parquet(snakemake.input.catalog).title.tolist()

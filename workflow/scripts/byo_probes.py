@@ -7,6 +7,7 @@ from actunlearn.models.loading import open_checkpoint
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg, checkpoint = snakemake.params.inference, snakemake.wildcards.checkpoint
     model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),

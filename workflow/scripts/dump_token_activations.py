@@ -5,6 +5,7 @@ from actunlearn.neurons.activations import dump_token_activations
 from actunlearn.provenance import provenance
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     model, tokenizer, device = open_checkpoint(snakemake.input.model, snakemake.input.get("checkpoint"),
                                                snakemake.threads)

@@ -2,11 +2,13 @@
 its activations and their shift from the base model's."""
 import pandas as pd
 
-from actunlearn.evaluation.checkpoint import TABLES, evaluate_checkpoint, unlearned_activation_shift
+from actunlearn.evaluation.checkpoint import (TABLES, activation_shift_artifacts, evaluate_checkpoint,
+                                              first_columns)
 from actunlearn.models.loading import open_checkpoint
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     inp, par, checkpoint = snakemake.input, snakemake.params, snakemake.wildcards.checkpoint
     model, tokenizer, device = open_checkpoint(inp.model, inp.get("checkpoint"), snakemake.threads, 0)
@@ -19,16 +21,10 @@ with logged(snakemake.log[0]):
     prov = provenance({"evaluate": par.evaluate, "inference": par.inference, "checkpoint": checkpoint,
                        "top_k_tokens": par.top_k_tokens}, par.seed, device)
     for name in TABLES:
-        write_parquet(tables[name].assign(checkpoint=checkpoint)[["checkpoint", *tables[name]]],
-                      snakemake.output[name], prov)
+        write_parquet(first_columns(tables[name], checkpoint=checkpoint), snakemake.output[name], prov)
     if "activations" in snakemake.output.keys():
-        acts = {"dtype": par.dtype, "shift_retain_films": par.shift_retain_films}
-        dump_prov = provenance(acts | {"checkpoint": checkpoint, "prompts": "shift"}, par.seed, device)
-        moved, pca, layer = unlearned_activation_shift(
-            model, tokenizer, device, prompts, inp.base_activations, snakemake.output.activations,
-            par.dtype, par.shift_retain_films, par.inference["batch_size"], par.seed, dump_prov)
-        shift_prov = provenance({"checkpoint": checkpoint, "pca_layer": layer} | acts, par.seed)
-        write_parquet(moved.assign(checkpoint=checkpoint)[["checkpoint", *moved]],
-                      snakemake.output.activation_shift, shift_prov)
-        write_parquet(pca.assign(checkpoint=checkpoint, layer=layer)[["checkpoint", "layer", *pca]],
-                      snakemake.output.pca, shift_prov)
+        for name, (frame, shift_prov) in activation_shift_artifacts(
+                model, tokenizer, device, prompts, inp.base_activations, snakemake.output.activations,
+                par.dtype, par.shift_retain_films, par.inference["batch_size"], par.seed,
+                checkpoint).items():
+            write_parquet(frame, snakemake.output[name], shift_prov)

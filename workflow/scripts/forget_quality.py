@@ -4,6 +4,7 @@ from actunlearn.evaluation.forget_quality import fact_table, method_summary, qua
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     samples = pd.concat([pd.read_parquet(p) for p in snakemake.input.facts], ignore_index=True)
     summary = quality_summary(samples, reference="retain_ref")

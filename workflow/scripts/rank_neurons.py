@@ -4,6 +4,7 @@ from actunlearn.neurons.ranking import ranking_from_config
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.ranking)
     ranking, layers = ranking_from_config(pd.read_parquet(snakemake.input.scores), cfg,

@@ -5,6 +5,7 @@ from actunlearn.models.embeddings import unit_embeddings
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.drift)
     recs = pd.concat([pd.read_parquet(p) for p in snakemake.input.recommendations],

@@ -7,6 +7,7 @@ from actunlearn.models.tokenizer import load_tokenizer
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.relearn)
     setup_torch(snakemake.threads)

@@ -5,6 +5,7 @@ from actunlearn.neurons.scores import concept_examples, neuron_scores
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     cfg, seed = dict(snakemake.params.neurons), snakemake.params.seed
     model, tokenizer, device = open_checkpoint(snakemake.input.model, None, snakemake.threads, seed)

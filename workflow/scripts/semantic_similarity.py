@@ -6,6 +6,7 @@ from actunlearn.neurons.probing import semantic_vs_activation
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     n, seed = snakemake.params.n_prompts, snakemake.params.seed
     prompts = pd.read_parquet(snakemake.input.prompts)

@@ -8,6 +8,7 @@ from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 from actunlearn.unlearning.methods import log_frame, save_result, unlearn_job
 
+snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     inp, par = snakemake.input, snakemake.params
     method, seed = snakemake.wildcards.method, int(snakemake.wildcards.seed)

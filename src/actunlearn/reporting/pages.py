@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from actunlearn.reporting import figures as report
+from actunlearn.reporting.database import connect
 from actunlearn.reporting.results_doc import FORGET_MARGIN, UTILITY_SHARE
 
 BASE, REFERENCE = "base", "retain_ref"
@@ -471,7 +472,6 @@ def read_views(database: str | Path, root: str | Path) -> dict[str, pd.DataFrame
     stage it does not run) is an empty frame."""
     import duckdb
 
-    from actunlearn.reporting.database import connect
 
     def read(con, relation: str, order: str) -> pd.DataFrame:
         try:

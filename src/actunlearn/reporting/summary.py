@@ -25,10 +25,12 @@ Observations, per metric:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
-from actunlearn.config import DETERMINISTIC_METHODS, run_of
+from actunlearn.config import run_of
 from actunlearn.metrics.intervals import design_interval
 
 RECALL_METRICS = {"forget_recall": "forget", "neighbour_recall": "neighbour",
@@ -38,15 +40,8 @@ COLUMNS = ["method", "metric", "split", "film", "estimate", "low", "high", "n_se
            "n_facts", "n_obs", "interval", "note", "deterministic"]
 
 
-def parse_checkpoint(name: str) -> tuple[str, int]:
-    """(method, seed) of a checkpoint name (config.run_of); base and retain_ref are single runs
-    (seed 0)."""
-    method, seed = run_of(name)
-    return method, 0 if seed is None else seed
-
-
 def _with_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    parsed = [parse_checkpoint(c) for c in frame.checkpoint]
+    parsed = [run_of(c, single_seed=0) for c in frame.checkpoint]
     return frame.assign(method=[m for m, _ in parsed], seed=[s for _, s in parsed])
 
 
@@ -99,10 +94,12 @@ def _bounds(metric: str, obs: pd.DataFrame) -> tuple[float, float | None]:
 
 def method_results(recall: pd.DataFrame, exposure: pd.DataFrame, summary: pd.DataFrame,
                    catalog: pd.DataFrame, shift: pd.DataFrame | None = None,
-                   n_resamples: int = 2000, rng_seed: int = 0) -> pd.DataFrame:
+                   n_resamples: int = 2000, rng_seed: int = 0,
+                   deterministic: Iterable[str] = ()) -> pd.DataFrame:
     """The long results table (`COLUMNS`) from every checkpoint's recall, exposure, summary and
     shift artifacts (each with a `checkpoint` column). A metric with no observations for a method
-    and split gets no row (a method table shows it as missing, never as 0)."""
+    and split gets no row (a method table shows it as missing, never as 0). `deterministic`: the
+    methods whose handler ignores the seed (run once; column `deterministic`)."""
     parts = [recall_observations(recall, catalog), exposure_observations(exposure)]
     if shift is not None and len(shift):
         parts.append(shift_observations(shift, catalog))
@@ -127,7 +124,7 @@ def method_results(recall: pd.DataFrame, exposure: pd.DataFrame, summary: pd.Dat
                      "film": "all", **design_interval(g, seed="seed", cluster=None, unit=None,
                                                       lower=1.0, **kw)})
     out = pd.DataFrame(rows)
-    out["deterministic"] = out.method.isin(DETERMINISTIC_METHODS)
+    out["deterministic"] = out.method.isin(set(deterministic))
     return out[COLUMNS]
 
 

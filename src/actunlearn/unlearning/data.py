@@ -19,6 +19,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
+from actunlearn.evaluation.answers import answer_prompts
 from actunlearn.models.encoding import qa_example, text_example
 
 
@@ -79,7 +80,6 @@ def greedy_probe(tokenizer, forget: pd.DataFrame, retain: pd.DataFrame, refusal:
     """model -> (forget recall, retain recall) with the evaluation's greedy answers and entity
     matcher, so the log moves when the model's answers do (a pretrained model answers in
     sentences, where a teacher-forced check of the bare gold answer reads 0)."""
-    from actunlearn.evaluation.answers import answer_prompts
 
     def probe(model):
         out = []

@@ -13,9 +13,20 @@ Each step's adapter is merged, and the step is saved as a full safetensors model
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 
+from actunlearn.config import checkpoint_name
 from actunlearn.data.catalog import KNOWN_ROLES
+from actunlearn.neurons.activations import dump_activations
+from actunlearn.neurons.probing import contrastive_difference
+from actunlearn.neurons.ranking import ranking_from_config
+from actunlearn.neurons.scores import concept_examples, neuron_scores
+from actunlearn.unlearning.data import build_unlearn_data
+from actunlearn.unlearning.methods import UnlearnContext, run_method
 
 
 def neighbours_of(catalog: pd.DataFrame, title: str, by: list[str]) -> set[str]:
@@ -101,3 +112,69 @@ def merged_model(model):
     for p in model.parameters():
         p.requires_grad_(True)
     return model.eval()
+
+
+def step_contrast(model, tokenizer, prompts: pd.DataFrame, ranking_cfg: dict, device: str):
+    """The contrastive activation table on the current model, when the ranking uses it."""
+    if "contrast" not in ranking_cfg["scores"]:
+        return None
+    train = prompts[prompts.split == "train"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "activations.parquet"
+        dump_activations(model, tokenizer, train, path, "float32", {}, 64, device)
+        return contrastive_difference(path, train)
+
+
+def unlearn_sequence(model, tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame,
+                     catalog: pd.DataFrame, method: str, cfg: dict, targets: list[str],
+                     ranking_cfg: dict, neurons_cfg: dict, neighbours_by: list[str], refusal: str,
+                     max_new_tokens: int, seed: int, device: str, out: str | Path, prov: dict
+                     ) -> dict[str, pd.DataFrame]:
+    """Forget `targets` in turn with method `method` (resolved settings `cfg`); step k's merged
+    model is saved as a full model in `out/step{k}` with its provenance. Returns the per-step
+    training log, ranking and data manifest (keys log, ranking, manifest), each with the
+    sequence's name, method and seed first."""
+    check_targets(targets, catalog)
+    logs, rankings, manifests = [], [], []
+    for step, target in enumerate(targets, start=1):
+        p, c = retarget(prompts, corpus, catalog, target, targets[:step - 1], neighbours_by)
+        forget, retain = concept_examples(tokenizer, p, neurons_cfg["retain_prompts"], seed)
+        scores, _ = neuron_scores(model, forget, retain, tokenizer.pad_token_id,
+                                  neurons_cfg["batch_size"], device)
+        ranking, _ = ranking_from_config(scores, ranking_cfg,
+                                         step_contrast(model, tokenizer, p, ranking_cfg, device))
+        data = build_unlearn_data(tokenizer, p, c, refusal, seed=seed, titles=catalog.title.tolist(),
+                                  max_new_tokens=max_new_tokens, device=device)
+        step_cfg = cfg
+        if not data.expose and cfg.get("unlikelihood_weight", 0) > 0:
+            # stated, not silent: a target that no remaining film recommends has no exposure
+            # context, so this step trains without the unlikelihood term (log: unlikelihood_off)
+            print(f"step {step}: no recommendation context names {target!r}: the unlikelihood "
+                  "term is off for this step")
+            step_cfg = {**cfg, "unlikelihood_weight": 0.0}
+        result = run_method(UnlearnContext(method, model, tokenizer, data, ranking, step_cfg,
+                                           seed, device))
+        model = merged_model(result.model)
+        folder = Path(out) / f"step{step}"
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        (folder / "provenance.json").write_text(json.dumps(
+            prov | {"step": step, "target": target, "forgotten_before": targets[:step - 1]},
+            indent=2, default=str))
+        print(f"step {step}: forgot {target!r}; last log row {result.log[-1]}")
+        logs += [{"sequence_step": step, "target": target,
+                  "unlikelihood_off": step_cfg is not cfg, **row} for row in result.log]
+        manifests.append(data.manifest.assign(sequence_step=step, target=target))
+        rankings.append(ranking.assign(sequence_step=step, target=target))
+    frames = {"log": pd.DataFrame(logs), "ranking": pd.concat(rankings, ignore_index=True),
+              "manifest": pd.concat(manifests, ignore_index=True)}
+    return {name: keyed(frame, checkpoint_name(method, seed), method, seed)
+            for name, frame in frames.items()}
+
+
+def keyed(frame: pd.DataFrame, sequence: str, method: str, seed: int) -> pd.DataFrame:
+    """`frame` with the sequence's name, method and seed as its first columns (in place)."""
+    frame.insert(0, "sequence", sequence)
+    frame.insert(1, "method", method)
+    frame.insert(2, "seed", seed)
+    return frame
