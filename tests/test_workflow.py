@@ -388,3 +388,29 @@ def test_reports_lead_with_the_verdict_and_render_in_chromium(study, tmp_path):
         if CHROMIUM is None:
             pytest.skip("headless Chromium not installed (Debian: apt-get install chromium)")
         assert_renders(render_check(page, tmp_path), min_images=figures)
+
+
+def test_a_script_runs_by_hand_and_writes_what_the_rule_wrote(study):
+    """`python workflow/scripts/summarise_methods.py model=testbed configfile=...` (mock_snakemake
+    in workflow/scripts/_helpers.py) builds the job from the workflow and writes the same tables
+    as the rule did. The rule's outputs are put back afterwards (bytes and times), so later
+    reruns stay no-ops."""
+    outputs = [study / "results/testbed/summary/methods.parquet",
+               study / "results/testbed/summary/differences.parquet"]
+    backup = study / "hand_backup"
+    backup.mkdir()
+    for path in outputs:
+        shutil.copy2(path, backup / path.name)
+    try:
+        proc = subprocess.run([sys.executable, "workflow/scripts/summarise_methods.py",
+                               "model=testbed", f"configfile={TINY}"], cwd=study,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        for path in outputs:
+            pd.testing.assert_frame_equal(pd.read_parquet(path),
+                                          pd.read_parquet(backup / path.name))
+    finally:
+        for path in outputs:
+            shutil.copy2(backup / path.name, path)
+        shutil.rmtree(backup)
+    assert "Nothing to be done" in _snakemake(study, "-n")
