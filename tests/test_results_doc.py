@@ -81,3 +81,33 @@ def test_wall_times_are_recorded_and_shown_side_by_side(tmp_path, monkeypatch):
     assert "wall time" not in meta
     assert "Wall time" not in render({"testbed": {"results": RESULTS, "differences": DIFFS,
                                                   "tables": {}}}, meta, results_doc.read_runs())
+
+
+def test_headline_table_and_rerun_line_reach_the_readme():
+    """The README block carries each model's short headline table (from the results, 3
+    significant digits) and the measured metric-only rerun, and leaves the detail out."""
+    from actunlearn.reporting.results_doc import headline_table, readme_block, rerun_line
+    table = headline_table(RESULTS).set_index("method")
+    assert table.loc["masked_lora", "forget"] == 0.12 and table.loc["npo", "retain"] == 0.3
+    assert pd.isna(table.loc["retain_ref", "neighbours"]) and table.loc["base", "seeds"] == 3
+    rerun = pd.DataFrame([{"commit": "abc1234", "cores": 2, "key": "evaluate.drift.rbo_p",
+                           "value": 0.8, "jobs": 7, "rules": "build_tables, write_results",
+                           "seconds": 41.2}])
+    assert "reruns 7 jobs (build_tables, write_results) in 41 s" in rerun_line(rerun)
+    doc = render({"testbed": {"results": RESULTS, "differences": DIFFS, "tables": {}}},
+                 {"commit": "abc1234"}, None, rerun)
+    block = readme_block(doc)
+    assert block.startswith("Run: commit abc1234.") and "Metric-only reruns" in block
+    assert "| masked_lora" in block and "**testbed**" in block
+    assert "masked_lora minus" not in block and "Held-out forget recall" in block
+
+
+def test_readme_stays_short_with_its_generated_block():
+    """The README, with its results block filled from the committed docs/results.md, stays under
+    8 KB, and its block is exactly what docs/results.md gives (nothing typed by hand)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    readme, results = (root / "README.md").read_text(), (root / "docs/results.md").read_text()
+    filled = fill_readme(readme, results)
+    assert len(filled.encode()) < 8 * 1024
+    assert filled == readme, "README's results block is stale: run make study (or fill_readme)"

@@ -241,8 +241,12 @@ rule write_results:
         csv=expand("results/{model}/tables/{table}.csv", model=RUN_MODELS, table=SQL_TABLES),
         # every recorded `make study` wall time (appended by the Makefile after a run), if any
         runs=lambda w: [f for f in ["docs/study_runs.csv"] if Path(f).exists()],
+        # the measured metric-only rerun (bench/metric_rerun.py), if any
+        rerun=lambda w: [f for f in ["docs/rerun_times.csv"] if Path(f).exists()],
+        figure="results/report/forget_vs_retain.png",
     output:
         doc="docs/results.md",
+        figure="docs/forget_vs_retain.png",
     params:
         models=RUN_MODELS,
         cores=workflow.cores,

@@ -120,30 +120,55 @@ def markdown_table(frame: pd.DataFrame) -> str:
                     missingval="-")
 
 
+HEADLINE_METRICS = {"forget_recall": "forget", "neighbour_recall": "neighbours",
+                    "retain_recall": "retain", "exposure_prob": "exposure"}
+
+
+def headline_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per checkpoint kind (base, retain_ref, each method): its held-out design means over
+    the forget set (film "all") of forget, neighbour and retain recall and forget-title exposure,
+    with the number of seeds behind them; intervals are in the full tables."""
+    h = _headline(results)
+    rows = []
+    for m in dict.fromkeys(h.index.get_level_values(0)):
+        row = {"method": m}
+        for metric, label in HEADLINE_METRICS.items():
+            got = _get(h, m, metric)
+            row[label] = None if got is None else float(f"{got.estimate:.3g}")
+        seeds = _get(h, m, "forget_recall")
+        row["seeds"] = None if seeds is None else int(seeds.n_seeds)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 BEGIN, END = "<!-- verdict:begin -->", "<!-- verdict:end -->"
+TABLE_BEGIN, TABLE_END = "<!-- headline:begin -->", "<!-- headline:end -->"
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
-README_SKIP = ("- Miss it:", "- Probability of the forget titles")
+README_SKIP = ("- Miss it:", "- Probability of the forget titles", "- masked_lora minus")
 
 
 def readme_block(results_md: str) -> str:
-    """The README's results block from docs/results.md: the run line and each model's verdict
-    sentences under the model's heading, less the per-method detail (which methods miss the
-    criterion and why, exposure per method), which stays in docs/results.md."""
+    """The README's results block from docs/results.md: the run line, the metric-only rerun line,
+    and under each model's heading its headline table and its first verdict sentences, less the
+    per-method detail (which methods miss the criterion and why, exposure, paired differences),
+    which stays in docs/results.md."""
     lines, out, model = results_md.splitlines(), [], None
-    run = next((line for line in lines if line.startswith("Run: ")), "")
+    run = [line for line in lines if line.startswith(("Run: ", "Metric-only rerun"))]
     inside = False
     for line in lines:
         if line.startswith("## "):
             model = line[3:]
-        elif line == BEGIN:
+        elif line in (BEGIN, TABLE_BEGIN):
             inside = True
-            out.append(f"**{model}**")
-        elif line == END:
+            if line == TABLE_BEGIN:
+                out.append(f"**{model}** (held-out, design means; intervals in docs/results.md)")
+                out.append("")
+        elif line in (END, TABLE_END):
             inside = False
             out.append("")
         elif inside and not line.startswith(README_SKIP):
             out.append(line)
-    return "\n".join([run, "", *out]).strip()
+    return "\n".join([*run, "", *out]).strip()
 
 
 def fill_readme(readme: str, results_md: str) -> str:
@@ -230,7 +255,17 @@ def read_models(models: list[str], results: list[str], differences: list[str],
             for model, r, d in zip(models, results, differences)}
 
 
-def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None) -> str:
+def rerun_line(rerun: pd.DataFrame) -> str:
+    """The measured cost of a metric-only change (bench/metric_rerun.py: docs/rerun_times.csv)."""
+    parts = [f"`{r.key}` {r.value} reruns {r.jobs} jobs ({r.rules}) in {r.seconds:.0f} s"
+             for r in rerun.itertuples()]
+    last = rerun.iloc[-1]
+    return (f"Metric-only reruns, measured on the finished default study (commit {last.commit}, "
+            f"{last.cores} cores): " + "; ".join(parts) + ".")
+
+
+def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None,
+           rerun: pd.DataFrame | None = None) -> str:
     """The whole document: run metadata, then per model its verdicts and tables, then the wall
     time of every recorded run side by side (`runs`, see `runs_table`). `models`:
     name -> {"results", "differences", "tables": {title: DataFrame}}."""
@@ -242,8 +277,11 @@ def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None
            "in every trained method's data. Cells: design mean over seeds, forget films and "
            "facts with its 95% crossed cluster-bootstrap interval (coverage: "
            "[interval_coverage.md](interval_coverage.md)).", ""]
+    if rerun is not None and not rerun.empty:
+        out += [rerun_line(rerun), ""]
     for name, parts in models.items():
-        out += [f"## {name}", "", BEGIN]
+        out += [f"## {name}", "", TABLE_BEGIN, markdown_table(headline_table(parts["results"])),
+                TABLE_END, "", BEGIN]
         out += [f"- {line}" for line in verdicts(parts["results"], parts["differences"])]
         out += [END, ""]
         for title, frame in parts["tables"].items():
