@@ -92,8 +92,12 @@ def test_headline_table_and_rerun_line_reach_the_readme():
     assert pd.isna(table.loc["retain_ref", "neighbours"]) and table.loc["base", "seeds"] == 3
     rerun = pd.DataFrame([{"commit": "abc1234", "cores": 2, "key": "evaluate.drift.rbo_p",
                            "value": 0.8, "jobs": 7, "rules": "build_tables, write_results",
-                           "seconds": 41.2}])
-    assert "reruns 7 jobs (build_tables, write_results) in 41 s" in rerun_line(rerun)
+                           "seconds": 41.2},
+                          {"commit": "abc1234", "cores": 2, "key": "evaluate.drift.rbo_p",
+                           "value": 0.9, "jobs": 8, "rules": "all, write_results",
+                           "seconds": 44.6}])
+    assert ("`evaluate.drift.rbo_p` set to 0.8, then 0.9 reruns 7, 8 jobs in 41 s, 45 s "
+            "(rules: all, build_tables, write_results)") in rerun_line(rerun)
     doc = render({"testbed": {"results": RESULTS, "differences": DIFFS, "tables": {}}},
                  {"commit": "abc1234"}, None, rerun)
     block = readme_block(doc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,21 @@ def setup_torch(threads: int, seed: int | None = None) -> None:
     # cuBLAS needs a fixed workspace for deterministic results; set before CUDA starts
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(max(1, int(threads)))
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic_algorithms()
     if seed is not None:
         seed_everything(seed)
+
+
+def deterministic_algorithms() -> None:
+    """`torch.use_deterministic_algorithms(True, warn_only=True)` without its import of
+    torch._inductor, which only sets a torch.compile flag and costs 1-2 s of every job's start
+    (nothing here compiles; bench/job_startup.py measures it). The public call is used when
+    torch._inductor is loaded already or the private setter is gone."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        setter(True, warn_only=True)
 
 
 def seed_everything(seed: int) -> None:

@@ -256,9 +256,14 @@ def read_models(models: list[str], results: list[str], differences: list[str],
 
 
 def rerun_line(rerun: pd.DataFrame) -> str:
-    """The measured cost of a metric-only change (bench/metric_rerun.py: docs/rerun_times.csv)."""
-    parts = [f"`{r.key}` {r.value} reruns {r.jobs} jobs ({r.rules}) in {r.seconds:.0f} s"
-             for r in rerun.itertuples()]
+    """The measured cost of a metric-only change (bench/metric_rerun.py: docs/rerun_times.csv),
+    one clause per changed key: its values in order, the jobs and seconds of each, the rules."""
+    parts = []
+    for key, g in rerun.groupby("key", sort=False):
+        rules = sorted({r for listed in g.rules for r in listed.split(", ")})
+        parts.append(f"`{key}` set to {', then '.join(map(str, g.value))} reruns "
+                     f"{', '.join(map(str, g.jobs))} jobs in "
+                     f"{', '.join(f'{s:.0f} s' for s in g.seconds)} (rules: {', '.join(rules)})")
     last = rerun.iloc[-1]
     return (f"Metric-only reruns, measured on the finished default study (commit {last.commit}, "
             f"{last.cores} cores): " + "; ".join(parts) + ".")
