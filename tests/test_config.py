@@ -61,12 +61,28 @@ def test_model_overrides_merge_into_the_study_settings():
     assert smol["unlearn"]["run"] == ["masked_lora", "lora"] and smol["unlearn"]["seeds"] == [0]
     # merged key by key: untouched settings of a method stay those of the study
     assert smol["unlearn"]["methods"]["masked_lora"]["steps"] == 20
-    assert smol["unlearn"]["methods"]["masked_lora"]["learning_rate"] == 0.005
+    assert smol["unlearn"]["methods"]["masked_lora"]["forget_batch"] == 4
     assert smol["unlearn"]["methods"]["masked_lora"]["rank"] == \
-        DEFAULT["unlearn"]["families"]["lora"]["rank"]
+        DEFAULT["unlearn"]["families"]["adapter"]["rank"]
     testbed = model_config(DEFAULT, "testbed")["unlearn"]
     assert testbed["methods"]["masked_lora"]["steps"] == 100   # (tests/test_method_settings.py)
     assert "models" not in smol and "run_models" not in smol
+
+
+def test_a_tuned_overlay_wins_over_the_configured_settings_and_names_bad_keys(tmp_path):
+    from actunlearn.config import load_tuned, model_config
+    path = tmp_path / "testbed.yaml"
+    assert load_tuned(path) is None   # no file: the configured settings
+    path.write_text("unlearn:\n  methods:\n    masked_lora: {learning_rate: 0.0123, top_k: 7}\n")
+    tuned = model_config(DEFAULT, "testbed", load_tuned(path))["unlearn"]["methods"]["masked_lora"]
+    assert (tuned["learning_rate"], tuned["top_k"]) == (0.0123, 7)
+    assert tuned["steps"] == model_config(DEFAULT, "testbed")["unlearn"]["methods"]["masked_lora"]["steps"]
+    path.write_text("unlearn:\n  methods:\n    masked_lora: {learnin_rate: 0.01}\n")
+    with pytest.raises(ConfigError, match="learnin_rate"):
+        model_config(DEFAULT, "testbed", load_tuned(path))
+    path.write_text("catalog: {n_films: 3}\n")
+    with pytest.raises(ConfigError, match="only unlearn.methods"):
+        load_tuned(path)
 
 
 def test_unknown_forget_title_lists_closest_titles():

@@ -122,7 +122,10 @@ def test_no_rule_params_pass_a_whole_config_section():
         workflow = api.workflow(ResourceSettings(cores=1), ConfigSettings(),
                                 snakefile=ROOT / "workflow" / "Snakefile", workdir=ROOT)._workflow
         config = workflow.config
-        trees = [config, *workflow.globals["MODEL_CONFIG"].values()]
+        trees = [config, *workflow.globals["MODEL_CONFIG"].values(),
+                 *workflow.globals["UNTUNED_CONFIG"].values()]
+        tuned = {m: workflow.globals["tuned_methods"](c["tuning"], c["unlearn"]["run"])[0]
+                 for m, c in workflow.globals["UNTUNED_CONFIG"].items()}
         sections = {id(node): ".".join(path) for tree in trees for path, node in _sections(tree)}
         checked, bad = 0, []
         for rule in workflow.rules:
@@ -131,7 +134,8 @@ def test_no_rule_params_pass_a_whole_config_section():
                     continue
                 values = [param]
                 if callable(param):
-                    values = [param(SimpleNamespace(model=m, checkpoint="base", variant="base"))
+                    values = [param(SimpleNamespace(model=m, checkpoint="base", variant="base",
+                                                    method=tuned[m], setting="0", seed="0"))
                               for m in config["run_models"]]
                 for value in values:
                     checked += 1

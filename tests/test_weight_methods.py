@@ -15,7 +15,7 @@ from actunlearn.unlearning.methods.ssd import diagonal_fisher, selected_paramete
 
 DAMPEN = dict(layers="ranked", top_k=4, scale=0.0)
 SSD = dict(modules=["mlp.down_proj"], alpha=1.0, dampening=1.0)
-RMU = dict(layer=1, update_layers="auto", steering_coef=5.0, forget_positions="all", alpha=1.0, steps=20,
+RMU = dict(params="full", layer=1, update_layers="auto", steering_coef=5.0, forget_positions="all", alpha=1.0, steps=20,
            learning_rate=0.3, forget_batch=2, retain_batch=2, neighbour_share=0.5)
 CFG = {"dampen": DAMPEN, "ssd": SSD, "rmu": RMU}
 
@@ -139,6 +139,19 @@ def test_rmu_steers_the_layer_and_trains_only_down_proj(tiny_model, tokenizer):
     assert 0 < log[-1]["forget_loss"] < forget_mse(base)  # the logged batch term fell too
     assert {"loss", "forget_loss", "retain_loss", "forget_recall", "retain_recall",
             "seconds"} <= set(log[-1])
+
+
+def test_rmu_at_the_adapter_budget_trains_a_lora_on_the_update_layers_only(tiny_model, tokenizer):
+    base = copy.deepcopy(tiny_model)
+    result = run_method(_ctx("rmu", tiny_model, tokenizer, params="lora", rank=2, lora_alpha=4,
+                             learning_rate=0.05))
+    trained = {n for n, p in result.model.named_parameters() if p.requires_grad}
+    assert trained and all("lora_" in n and "down_proj" in n for n in trained)
+    assert {n.split(".layers.")[1].split(".")[0] for n in trained} == {"0", "1"}
+    cfg = tiny_model.config
+    assert result.log[0]["trainable_params"] == 2 * 2 * (cfg.intermediate_size + cfg.hidden_size)
+    merged = result.model.merge_and_unload()
+    assert _changed(base, merged) == {f"model.layers.{i}.mlp.down_proj.weight" for i in (0, 1)}
 
 
 def test_rmu_answer_positions_are_those_that_predict_a_label(tiny_model, tokenizer):

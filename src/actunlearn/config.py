@@ -109,12 +109,30 @@ def _model_study(config: dict, model: str) -> dict:
     return deep_merge(study, config["models"][model].get("overrides", {}))
 
 
-def model_config(config: dict, model: str) -> dict:
+def model_config(config: dict, model: str, tuned: dict | None = None) -> dict:
     """The study settings one model runs with: the top-level settings with the model's
-    `overrides` merged in (without the `models` and `run_models` keys), and every method's
-    settings resolved (`resolve_methods`): `unlearn.methods.<name>` is the handler and all its
-    arguments, `unlearn.families` is folded in and gone."""
-    return _with_resolved_methods(_model_study(config, model))
+    `overrides` merged in (without the `models` and `run_models` keys), then the `tuned` overlay
+    (the chosen settings of `snakemake tune`, `load_tuned`), and every method's settings resolved
+    (`resolve_methods`): `unlearn.methods.<name>` is the handler and all its arguments,
+    `unlearn.families` is folded in and gone."""
+    study = _model_study(config, model)
+    if tuned:
+        study = deep_merge(study, tuned)
+    return _with_resolved_methods(study)
+
+
+def load_tuned(path: str | Path) -> dict | None:
+    """The tuned overlay at `path` ({"unlearn": {"methods": {method: {setting: value}}}}, written
+    by the tune rule), or None when there is no such file. Raises ConfigError for any other key."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    tuned = yaml.safe_load(path.read_text()) or {}
+    methods = tuned.get("unlearn", {}).get("methods") if isinstance(tuned.get("unlearn"), dict) else None
+    if set(tuned) != {"unlearn"} or set(tuned["unlearn"]) != {"methods"} or not isinstance(methods, dict):
+        raise ConfigError(f"invalid configuration:\n  - {path}: a tuned overlay holds only "
+                          "unlearn.methods.<method>.<setting> (written by snakemake tune)")
+    return tuned
 
 
 def _with_resolved_methods(study: dict, schema: dict | None = None, prefix: str = "") -> dict:

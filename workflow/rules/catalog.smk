@@ -3,7 +3,8 @@ rule build_catalog:
         catalog="results/catalog/catalog.parquet",
     params:
         catalog=pick(config["catalog"], ["n_films", "forget", "forget_sample", "neighbours_by",
-                                         "max_neighbours", "min_reviews", "n_unknown", "n_holdout"],
+                                         "max_neighbours", "min_reviews", "n_unknown", "n_holdout",
+                                         "validation", "validation_neighbours"],
                      "catalog"),
         seed=config["seed"],
     log:

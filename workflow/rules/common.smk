@@ -2,15 +2,26 @@ import os
 from pathlib import Path
 
 from actunlearn.data.catalog import all_titles, check_forget_titles
-from actunlearn.config import (DETERMINISTIC_HANDLERS, checkpoint_name, method_seeds, model_config,
-                               parse_checkpoint, pick, reads_ranking, validate_config)
+from actunlearn.config import (DETERMINISTIC_HANDLERS, checkpoint_name, load_tuned, method_seeds,
+                               model_config, parse_checkpoint, pick, reads_ranking, validate_config)
+from actunlearn.tuning.search import check_spaces
 
 # Fail before any work: schema first (every model with its overrides), then titles against the
 # real catalog.
 validate_config(config)
 TITLES = all_titles()
 RUN_MODELS = config["run_models"]
-MODEL_CONFIG = {m: model_config(config, m) for m in RUN_MODELS}
+# Tuning (rules/tune.smk) reads each model's settings as configured; the study reads them with the
+# chosen settings of the last `snakemake tune` (tuning.overlay, a committed file) merged in.
+UNTUNED_CONFIG = {m: model_config(config, m) for m in RUN_MODELS}
+# (one pattern for every model: tuning.overlay is not a per-model setting)
+TUNED_PATTERN = config["tuning"]["overlay"]
+TUNED_TRIALS_PATTERN = TUNED_PATTERN.removesuffix(".yaml") + ".trials.csv"  # their trials, committed too
+TUNED_PATH = {m: TUNED_PATTERN.format(model=m) for m in RUN_MODELS}
+MODEL_CONFIG = {m: model_config(config, m, load_tuned(TUNED_PATH[m])) for m in RUN_MODELS}
+for _m in RUN_MODELS:
+    _u = UNTUNED_CONFIG[_m]["unlearn"]
+    check_spaces(UNTUNED_CONFIG[_m]["tuning"], _u["run"], _u["methods"], where=f"(model {_m}) ")
 check_forget_titles(config["catalog"]["forget"], TITLES)
 for _m in RUN_MODELS:
     check_forget_titles(MODEL_CONFIG[_m]["unlearn"]["sequential"]["targets"], TITLES,

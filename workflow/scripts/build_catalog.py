@@ -7,7 +7,8 @@ with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.catalog)
     catalog = build_catalog(load_omdb(), cfg["n_films"], cfg["forget"], cfg["neighbours_by"],
                             cfg["max_neighbours"], cfg["min_reviews"], cfg["n_unknown"],
-                            cfg["forget_sample"], snakemake.params.seed, cfg["n_holdout"])
+                            cfg["forget_sample"], snakemake.params.seed, cfg["n_holdout"],
+                            cfg["validation"], cfg["validation_neighbours"])
     print(catalog.role.value_counts().to_string())
     prov = provenance({"catalog": cfg, "source": omdb_path().name})
     write_parquet(catalog, snakemake.output.catalog, prov)

@@ -10,6 +10,12 @@ facts are the non-members of membership inference.
 The forget set is the named `forget` titles plus `forget_sample` films drawn by a seeded rule
 (`sample_forget_films`): different directors and genres from every target, and neighbour sets
 that overlap neither another target nor its neighbours.
+
+The validation forget set (role "val_forget", with its neighbours "val_neighbour") is drawn by the
+same rule after the forget set: `validation` films whose director and genre differ from every
+forget target's and each other's, and whose whole neighbour pools (every film sharing a director
+or star) are disjoint from the targets', the targets' neighbours' and each other's. The testbed is
+trained on them like any known film; the study never evaluates them (tuning does).
 OMDb lists cast alphabetically, so a film's *star* is defined as its cast member who appears in
 the most films of the candidate pool (ties: alphabetical).
 """
@@ -24,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-KNOWN_ROLES = ("forget", "neighbour", "retain")  # films the testbed is trained on
+KNOWN_ROLES = ("forget", "neighbour", "retain", "val_forget", "val_neighbour")  # trained on
+VALIDATION_ROLES = {"val_forget": "forget", "val_neighbour": "neighbour"}  # tuning's view
 COLUMNS = ["film_id", "imdb_id", "title", "year", "director", "genre", "star", "reviews",
            "role", "neighbour_of", "neighbour_by"]
 
@@ -95,7 +102,8 @@ def _neighbour_pool(pool: pd.DataFrame, title: str, neighbours_by: list[str]) ->
 
 
 def sample_forget_films(pool: pd.DataFrame, named: list[str], n: int, neighbours_by: list[str],
-                        seed: int, candidates: int = 300, min_neighbours: int = 2) -> list[str]:
+                        seed: int, candidates: int = 300, min_neighbours: int = 2,
+                        key: str = "catalog.forget_sample") -> list[str]:
     """`n` more forget targets besides `named`, drawn by a stated, seeded rule: in a seeded
     random order over the `candidates` most-reviewed pool films, accept a film when its director
     and genre differ from every target's so far, it has at least `min_neighbours` neighbours, and
@@ -122,44 +130,60 @@ def sample_forget_films(pool: pd.DataFrame, named: list[str], n: int, neighbours
         chosen.append(title)
         taken |= {title} | near
     if len(picked) < n:
-        raise CatalogError(f"catalog.forget_sample={n}: only {len(picked)} films of the "
-                           f"{candidates} most-reviewed meet the rule (other directors and genres, "
-                           "disjoint neighbour sets); lower forget_sample")
+        raise CatalogError(f"{key}={n}: only {len(picked)} films of the {candidates} "
+                           "most-reviewed meet the rule (other directors and genres, disjoint "
+                           f"neighbour sets); lower {key.split('.')[-1]}")
     return picked
+
+
+def _add_neighbours(pool: pd.DataFrame, title: str, neighbours_by: list[str], limit: int,
+                    chosen: dict, role: str) -> None:
+    """Up to `limit` neighbours of `title` not chosen yet (most-reviewed first) as `role`."""
+    target = pool.loc[title]
+    found: list[tuple[int, str, str]] = []
+    for key in neighbours_by:
+        same = pool[(pool[key] == target[key]) & (pool.title != title)]
+        found += [(int(r.reviews), r.title, key) for r in same.itertuples()]
+    found.sort(key=lambda t: (-t[0], t[1]))
+    taken = 0
+    for _, other, key in found:
+        if taken >= limit:
+            break
+        if other not in chosen:
+            chosen[other] = {"role": role, "neighbour_of": title, "neighbour_by": key}
+            taken += 1
 
 
 def build_catalog(omdb: pd.DataFrame, n_films: int, forget: list[str], neighbours_by: list[str],
                   max_neighbours: int, min_reviews: int, n_unknown: int = 0,
-                  forget_sample: int = 0, seed: int = 0, n_holdout: int = 0) -> pd.DataFrame:
-    """Pick `n_films` known films (forget targets, their neighbours, then the most-reviewed
-    others) plus `n_unknown` films the model is taught it does not know and `n_holdout` films
-    no model ever sees."""
+                  forget_sample: int = 0, seed: int = 0, n_holdout: int = 0,
+                  validation: int = 0, validation_neighbours: int = 0) -> pd.DataFrame:
+    """Pick `n_films` known films (forget targets, their neighbours, the `validation` films and
+    up to `validation_neighbours` neighbours each, then the most-reviewed others) plus
+    `n_unknown` films the model is taught it does not know and `n_holdout` films no model ever
+    sees."""
     check_forget_titles(forget, omdb.title.tolist())
     pool = omdb[(omdb.reviews >= min_reviews) | omdb.title.isin(forget)].copy()
     pool["star"] = _assign_stars(pool)
     pool = pool.set_index("title", drop=False)
     forget = list(forget) + sample_forget_films(pool, forget, forget_sample, neighbours_by, seed)
+    # the validation films: the same rule with the forget set as the films to keep clear of, and
+    # a seed of its own stream (so that adding validation films changes no forget target)
+    held = sample_forget_films(pool, forget, validation, neighbours_by, seed + 1,
+                               key="catalog.validation")
 
     chosen: dict[str, dict] = {}
-    for title in forget:
-        chosen[title] = {"role": "forget", "neighbour_of": None, "neighbour_by": None}
-    for title in forget:
-        target = pool.loc[title]
-        found: list[tuple[int, str, str]] = []
-        for key in neighbours_by:
-            same = pool[(pool[key] == target[key]) & (pool.title != title)]
-            found += [(int(r.reviews), r.title, key) for r in same.itertuples()]
-        found.sort(key=lambda t: (-t[0], t[1]))
-        taken = 0
-        for _, other, key in found:
-            if taken >= max_neighbours:
-                break
-            if other not in chosen:
-                chosen[other] = {"role": "neighbour", "neighbour_of": title, "neighbour_by": key}
-                taken += 1
+    for titles, role, limit in ((forget, "forget", max_neighbours),
+                                (held, "val_forget", validation_neighbours)):
+        for title in titles:
+            chosen[title] = {"role": role, "neighbour_of": None, "neighbour_by": None}
+        for title in titles:
+            _add_neighbours(pool, title, neighbours_by, limit, chosen,
+                            "neighbour" if role == "forget" else "val_neighbour")
     if len(chosen) > n_films:
         raise CatalogError(f"catalog.n_films={n_films} is smaller than the {len(chosen)} forget "
-                           "targets and neighbours; raise n_films or lower max_neighbours")
+                           "and validation targets and neighbours; raise n_films or lower "
+                           "max_neighbours")
     total = n_films + n_unknown + n_holdout
     for title in pool.title:
         if len(chosen) >= total:

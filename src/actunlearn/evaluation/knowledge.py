@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from actunlearn.data.catalog import VALIDATION_ROLES
 from actunlearn.data.corpus import sample_films
 from actunlearn.evaluation.answers import answer_prompts
 
@@ -19,10 +20,10 @@ FACT = ["title", "intent"]
 
 def checked_prompts(prompts: pd.DataFrame, retain_films: int | str, seed: int,
                     intents: list[str] | str = "all") -> pd.DataFrame:
-    """Train-template prompts of every forget and neighbour film and of a seeded sample of
-    `retain_films` retain films ("all": every one), for the given `intents` ("all": every one;
+    """Train-template prompts of every forget and neighbour film, of every validation film and
+    its neighbours (tuning's forget set), and of a seeded sample of `retain_films` retain films ("all": every one), for the given `intents` ("all": every one;
     facts of other intents are not asked, hence not known)."""
-    keep = set(prompts.title[prompts.role.isin(["forget", "neighbour"])])
+    keep = set(prompts.title[prompts.role.isin(["forget", "neighbour", *VALIDATION_ROLES])])
     keep |= sample_films(prompts, "retain", retain_films, seed, "knowledge.retain_films")
     asked = prompts[prompts.title.isin(keep) & (prompts.split == "train")]
     if intents != "all":

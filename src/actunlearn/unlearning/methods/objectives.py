@@ -183,20 +183,22 @@ def simnpo_objective(ctx: UnlearnContext) -> Objective:
     return Objective(["forget"], terms)
 
 
-def trainable_setup(ctx: UnlearnContext) -> torch.nn.Module:
-    """Attach a plain LoRA (`params: lora`) or unfreeze only the chosen down_proj weights (every
-    trainable parameter can change: nominal = effective)."""
+def trainable_setup(ctx: UnlearnContext, layers: list[int] | None = None,
+                    alpha_key: str = "alpha") -> torch.nn.Module:
+    """Attach a plain LoRA (`params: lora`: settings rank and `alpha_key`) or unfreeze only the
+    chosen down_proj weights (every trainable parameter can change: nominal = effective), on
+    `layers` (default: the method's `layers` setting)."""
     cfg, model = ctx.cfg, ctx.model
-    layers = resolve_layers(cfg["layers"], ctx.ranking, model.config.num_hidden_layers)
+    if layers is None:
+        layers = resolve_layers(cfg["layers"], ctx.ranking, model.config.num_hidden_layers)
     if not layers:
         raise ValueError(f"{ctx.method}: no layers chosen")
     if cfg["params"] == "lora":
         n = model.config.intermediate_size
         return attach_masked_lora(model, {layer: list(range(n)) for layer in layers},
-                                  cfg["rank"], cfg["alpha"], ctx.seed)
+                                  cfg["rank"], cfg[alpha_key], ctx.seed)
     if cfg["params"] == "full":
-        for p in model.parameters():
-            p.requires_grad_(False)
+        model.requires_grad_(False)
         blocks = decoder_layers(model)
         for layer in layers:
             blocks[layer].mlp.down_proj.weight.requires_grad_(True)

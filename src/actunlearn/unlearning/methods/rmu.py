@@ -17,9 +17,12 @@
 - Forget examples: the forget pool every trained method shares (data.forget_check, forget
   question -> gold answer, plus data.expose, recommendation prompt -> target title; sampled by
   unlearn.sample_forget); retain batches from retain_batch_examples.
-- Trainable: only `mlp.down_proj.weight` of `update_layers` (a list of layer indices, each <= L,
-  or `auto` = [L-1, L] clipped to >= 0). AdamW, seeded sampling; every loss goes through
-  check_finite.
+- Trainable (`params`): `lora`, a plain LoRA (rank, lora_alpha) on `mlp.down_proj` of `update_layers`
+  (a list of layer indices, each <= L, or `auto` = [L-1, L] clipped to >= 0): the LoRA family's
+  adapter and parameter budget, the default, so that the method table compares objectives at
+  one capacity; or `full`, those layers' whole `mlp.down_proj.weight` (as in the WMDP code, about
+  6x the LoRA family's parameters on the testbed). AdamW, seeded sampling; every loss goes
+  through check_finite.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from actunlearn.models.hooks import capture
 from actunlearn.models.loading import decoder_layers
 from actunlearn.unlearning.data import pool_examples, retain_batch_examples, sample_forget
 from actunlearn.unlearning.loop import optimise
+from actunlearn.unlearning.methods.objectives import trainable_setup
 from actunlearn.unlearning.methods.registry import UnlearnContext, UnlearnResult, register
 
 
@@ -99,11 +103,7 @@ def rmu(ctx: UnlearnContext) -> UnlearnResult:
     frozen = copy.deepcopy(model).eval()
     for p in frozen.parameters():
         p.requires_grad_(False)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    params = [blocks[i].mlp.down_proj.weight for i in update]
-    for p in params:
-        p.requires_grad_(True)
+    model = trainable_setup(ctx, update, alpha_key="lora_alpha")
     target = steering_vector(model.config.hidden_size, float(cfg["steering_coef"]), ctx.seed)
     target = target.to(ctx.device)
     alpha = float(cfg["alpha"])
@@ -125,6 +125,4 @@ def rmu(ctx: UnlearnContext) -> UnlearnResult:
                    steps=int(cfg["steps"]), learning_rate=cfg["learning_rate"], seed=ctx.seed,
                    device=ctx.device)
     model.eval()
-    for p in model.parameters():
-        p.requires_grad_(True)
     return UnlearnResult(model, log)

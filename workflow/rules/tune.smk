@@ -1,0 +1,223 @@
+# Tuning (docs/tuning.md): `snakemake --cores N tune`. Every method gets the same search (one job
+# per method x setting x tuning seed) on the validation films, the catalog's val_forget films and
+# their neighbours, in a view of the study without any test film (tuning/validation.py); one
+# criterion (tuning/search.py) picks each method's setting; the chosen settings go to
+# tuning.overlay (config/tuned/{model}.yaml, committed), which the study reads. The study never
+# runs these rules. Tuning reads each model's settings without the overlay (UNTUNED_CONFIG).
+from actunlearn.tuning.search import settings_grid, tuned_methods
+
+TUNE = "results/{model}/tune"
+VIEW = {name: f"{TUNE}/view/{name}.parquet"
+        for name in ("catalog", "corpus", "prompts", "known", "answers", "asked",
+                     "reference_corpus")}
+
+
+def untuned(*path):
+    """A params function: this model's setting at `path`, without the tuned overlay (a value,
+    never a section, as `setting`)."""
+    def get(wildcards):
+        value = UNTUNED_CONFIG[wildcards.model]
+        for key in path:
+            value = value[key]
+        if isinstance(value, dict):
+            raise ValueError(f"untuned{path}: a whole config section; name its keys")
+        return value
+    return get
+
+
+def trial_grid(model, method):
+    cfg = UNTUNED_CONFIG[model]
+    return settings_grid(cfg["tuning"]["spaces"][method])
+
+
+def tuning_trials(wildcards):
+    cfg = UNTUNED_CONFIG[wildcards.model]
+    return [f"results/{wildcards.model}/tune/trials/{m}/{i}_seed{s}.parquet"
+            for m in tuned_methods(cfg["tuning"], cfg["unlearn"]["run"])
+            for i in range(len(trial_grid(wildcards.model, m))) for s in cfg["tuning"]["seeds"]]
+
+
+def trial_settings(wildcards):
+    """The method's settings (without the overlay) with this trial's values in."""
+    base = UNTUNED_CONFIG[wildcards.model]["unlearn"]["methods"][wildcards.method]
+    return base | trial_grid(wildcards.model, wildcards.method)[int(wildcards.setting)]
+
+
+def tuning_reads_ranking(wildcards):
+    cfg = UNTUNED_CONFIG[wildcards.model]
+    if "contrast" in cfg["ranking"]["scores"]:
+        raise ValueError("tuning: ranking.scores 'contrast' needs an activation dump of the "
+                         "validation view, which tuning does not make; tune without it")
+    return reads_ranking(trial_settings(wildcards))
+
+
+rule tune:
+    input:
+        [TUNED_PATH[m] for m in RUN_MODELS],
+
+
+rule tune_view:
+    input:
+        catalog=rules.build_catalog.output.catalog,
+        corpus=rules.build_corpus.output.corpus,
+        prompts=rules.build_corpus.output.prompts,
+        known=KNOWN_PROMPTS,
+        answers=rules.check_knowledge.output.answers,
+    output:
+        **VIEW,
+    params:
+        retain_films=untuned("tuning", "retain_films"),
+        study_retain=lambda w: {"retain_films": UNTUNED_CONFIG[w.model]["evaluate"]["retain_films"],
+                                "shift_retain_films":
+                                    UNTUNED_CONFIG[w.model]["evaluate"]["shift"]["retain_films"]},
+        seed=untuned("seed"),
+    log:
+        "logs/{model}/tune/view.log",
+    benchmark:
+        "benchmarks/{model}/tune/view.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../scripts/tune_view.py"
+
+
+rule tune_ranking:
+    input:
+        model="results/{model}/models/base",
+        known=VIEW["known"],
+    output:
+        ranking=f"{TUNE}/ranking.parquet",
+    params:
+        neurons=lambda w: pick(UNTUNED_CONFIG[w.model]["neurons"], ["retain_prompts", "batch_size"]),
+        ranking=lambda w: pick(UNTUNED_CONFIG[w.model]["ranking"],
+                               ["scores", "contrast", "normalise", "combine", "weights",
+                                "layers.select", "layers.top", "layers.explicit", "layers.by"]),
+        seed=untuned("seed"),
+    threads: 1
+    log:
+        "logs/{model}/tune/ranking.log",
+    benchmark:
+        "benchmarks/{model}/tune/ranking.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        ENV
+    script:
+        "../scripts/tune_ranking.py"
+
+
+# The validation retain reference: the testbed trained without any line that mentions a
+# validation film (the criterion's reference; a model without one is held to recall 0).
+rule tune_reference_model:
+    input:
+        corpus=VIEW["reference_corpus"],
+        prompts=VIEW["prompts"],
+        tokenizer=rules.build_tokenizer.output.tokenizer,
+    output:
+        model=directory(f"{TUNE}/retain_ref"),
+    wildcard_constraints:
+        model=_alternation(TESTBED_MODELS),
+    params:
+        testbed=lambda w: pick(UNTUNED_CONFIG[w.model]["testbed"],
+                               ["hidden_size", "intermediate_size", "num_layers", "num_heads",
+                                "epochs", "batch_size", "learning_rate", "warmup_steps"]),
+        seed=untuned("seed"),
+    threads: 1
+    log:
+        "logs/{model}/tune/retain_ref.log",
+    benchmark:
+        "benchmarks/{model}/tune/retain_ref.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    conda:
+        ENV
+    script:
+        "../scripts/tune_reference_model.py"
+
+
+rule tune_reference:
+    input:
+        base="results/{model}/models/base",
+        retain_ref=lambda w: f"results/{w.model}/tune/retain_ref" if has_reference(w.model) else [],
+        **{k: VIEW[k] for k in ("catalog", "asked")},
+    output:
+        reference=f"{TUNE}/reference.parquet",
+    params:
+        refusal=untuned("corpus", "refusal"),
+        inference=lambda w: pick(UNTUNED_CONFIG[w.model]["inference"], ["batch_size", "max_new_tokens"]),
+    threads: 1
+    log:
+        "logs/{model}/tune/reference.log",
+    benchmark:
+        "benchmarks/{model}/tune/reference.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        ENV
+    script:
+        "../scripts/tune_reference.py"
+
+
+rule tune_trial:
+    input:
+        model="results/{model}/models/base",
+        ranking=lambda w: f"results/{w.model}/tune/ranking.parquet" if tuning_reads_ranking(w) else [],
+        **{k: VIEW[k] for k in ("catalog", "corpus", "prompts", "known", "answers", "asked")},
+    output:
+        trial=f"{TUNE}/trials/{{method}}/{{setting}}_seed{{seed}}.parquet",
+        manifest=f"{TUNE}/trials/{{method}}/{{setting}}_seed{{seed}}_manifest.parquet",
+    wildcard_constraints:
+        setting=r"\d+",
+    params:
+        settings=trial_settings,
+        values=lambda w: trial_grid(w.model, w.method)[int(w.setting)],
+        own_answers=lambda w: UNTUNED_CONFIG[w.model]["unlearn"]["retain_data"] == "own_answers",
+        refusal=untuned("corpus", "refusal"),
+        inference=lambda w: pick(UNTUNED_CONFIG[w.model]["inference"], ["batch_size", "max_new_tokens"]),
+    threads: 1
+    log:
+        "logs/{model}/tune/trials/{method}/{setting}_seed{seed}.log",
+    benchmark:
+        "benchmarks/{model}/tune/trials/{method}/{setting}_seed{seed}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=0,
+    conda:
+        ENV
+    script:
+        "../scripts/tune_trial.py"
+
+
+rule tune_select:
+    input:
+        trials=tuning_trials,
+        reference=rules.tune_reference.output.reference,
+    output:
+        trials=f"{TUNE}/trials.parquet",
+        overlay=TUNED_PATTERN,
+        committed=TUNED_TRIALS_PATTERN,
+    params:
+        margin=untuned("tuning", "margin"),
+        follow=lambda w: dict(UNTUNED_CONFIG[w.model]["tuning"]["follow"]),
+        run=untuned("unlearn", "run"),
+        # the searched methods' spaces (copies: a rule passes values, never a config section)
+        spaces=lambda w: {m: pick(UNTUNED_CONFIG[w.model]["tuning"]["spaces"][m],
+                                  list(UNTUNED_CONFIG[w.model]["tuning"]["spaces"][m]))
+                          for m in tuned_methods(UNTUNED_CONFIG[w.model]["tuning"],
+                                                 UNTUNED_CONFIG[w.model]["unlearn"]["run"])},
+    log:
+        "logs/{model}/tune/select.log",
+    conda:
+        ENV
+    script:
+        "../scripts/tune_select.py"
