@@ -8,7 +8,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: install study rerun-check test test-fast lint clean
+.PHONY: install study tune rerun-check test test-fast lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,13 @@ study: install
 	  $(PY) -m actunlearn.reporting.results_doc record docs/study_runs.csv results/study_seconds.txt $(CORES) && \
 	  $(VENV)/bin/snakemake --cores $(CORES) docs/results.md --forcerun write_results && \
 	  $(PY) -m actunlearn.reporting.results_doc README.md docs/results.md
+
+# The tuning sweep, timed (docs/tune_runs.csv): writes config/tuned/{model}.yaml and its trials,
+# which the study reads; commit them.
+tune: install
+	@start=$$(date +%s); $(VENV)/bin/snakemake --cores $(CORES) tune && \
+	  echo $$(( $$(date +%s) - start )) > results/tune_seconds.txt && \
+	  $(PY) -m actunlearn.reporting.results_doc record docs/tune_runs.csv results/tune_seconds.txt $(CORES) sweep
 
 # After `make study`: time a metric-only change (evaluate.drift.rbo_p) and its revert, then
 # write docs/results.md and the README block again with the measurement.

@@ -115,3 +115,30 @@ def test_readme_stays_short_with_its_generated_block():
     filled = fill_readme(readme, results)
     assert len(filled.encode()) < 8 * 1024
     assert filled == readme, "README's results block is stale: run make study (or fill_readme)"
+
+
+def test_the_tuning_section_states_the_search_and_shows_the_chosen_rows():
+    trials = pd.DataFrame([
+        dict(method="base", settings="{}", forget_held_out=0.9, neighbour_held_out=0.9,
+             retain_held_out=0.9, utility=0.9, threshold=None, chosen=None, qualified=None,
+             effective_params=None, note=None),
+        dict(method="npo", settings='{"learning_rate": 0.001}', forget_held_out=0.01,
+             neighbour_held_out=0.8, retain_held_out=0.85, utility=0.825, threshold=0.06,
+             chosen=True, qualified=True, effective_params=10240, note=None),
+        dict(method="npo", settings='{"learning_rate": 0.004}', forget_held_out=0.0,
+             neighbour_held_out=0.2, retain_held_out=0.3, utility=0.25, threshold=0.06,
+             chosen=False, qualified=None, effective_params=10240, note=None)])
+    tuning = {"testbed": {"enabled": True, "seeds": [0], "retain_films": 10, "margin": 0.05,
+                          "follow": {}, "spaces": {"npo": {"learning_rate": [0.001, 0.004]}}},
+              "smollm2": {"enabled": False, "seeds": [0], "retain_films": 10, "margin": 0.05,
+                          "follow": {}, "spaces": {}}}
+    runs = pd.DataFrame([{"commit": "abc", "date": "2026-12-04", "machine": "m", "cores": 2,
+                          "seconds": 600, "note": "sweep"}])
+    models = {m: {"results": RESULTS, "differences": DIFFS,
+                  "tables": {"Tuning (validation films)": trials if m == "testbed" else None}}
+              for m in tuning}
+    doc = render(models, {"commit": "abc"}, tuning=tuning, tune_runs=runs)
+    section = doc.split("## Tuning", 1)[1]
+    assert "learning_rate: 0.001, 0.004" in section and "Not tuned" in section
+    assert '{"learning_rate": 0.001}' in section and '{"learning_rate": 0.004}' not in section
+    assert "600" in section and "no prompt, corpus line or answer of a forget film" in section

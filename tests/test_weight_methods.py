@@ -15,8 +15,8 @@ from actunlearn.unlearning.methods.ssd import diagonal_fisher, selected_paramete
 
 DAMPEN = dict(layers="ranked", top_k=4, scale=0.0)
 SSD = dict(modules=["mlp.down_proj"], alpha=1.0, dampening=1.0)
-RMU = dict(params="full", layer=1, update_layers="auto", steering_coef=5.0, forget_positions="all", alpha=1.0, steps=20,
-           learning_rate=0.3, forget_batch=2, retain_batch=2, neighbour_share=0.5)
+RMU = dict(params="full", layer=1, update_layers="auto", steering_coef=5.0, forget_positions="all",
+           alpha=1.0, steps=20, learning_rate=0.3, forget_batch=2, retain_batch=2, neighbour_share=0.5)
 CFG = {"dampen": DAMPEN, "ssd": SSD, "rmu": RMU}
 
 

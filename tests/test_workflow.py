@@ -414,3 +414,72 @@ def test_a_script_runs_by_hand_and_writes_what_the_rule_wrote(study):
             shutil.copy2(backup / path.name, path)
         shutil.rmtree(backup)
     assert "Nothing to be done" in _snakemake(study, "-n")
+
+
+def test_the_study_runs_no_sweep_and_a_search_space_change_reruns_no_study_job(study, tmp_path):
+    assert not (study / "results/testbed/tune").exists()
+    record = pd.read_parquet(study / "results/testbed/tuned/trials.parquet")
+    assert record.note.iloc[0].startswith("not tuned: no results/tuned/testbed.yaml".replace(
+        ".yaml", ".trials.csv"))
+    overlay = tmp_path / "space.yaml"
+    overlay.write_text(yaml.safe_dump({"tuning": {"spaces": {"npo": {"learning_rate":
+                                                                     [0.001, 0.002]}}}}))
+    assert "Nothing to be done" in _snakemake(study, "-n", "--configfile", TINY, str(overlay))
+    assert _job_counts(_snakemake(study, "tune", "-n", "--configfile", TINY, str(overlay))) == {
+        "tune_view": 1, "tune_ranking": 1, "tune_reference_model": 1, "tune_reference": 1,
+        "tune_trial": 4, "tune_select": 1, "tune": 1}
+
+
+def _criterion(trials: pd.DataFrame, margin: float) -> dict[str, str]:
+    """method -> chosen settings (JSON), recomputed from the trials table by the stated rule."""
+    ref = trials[trials.method == "retain_ref"].forget_held_out
+    threshold = (float(ref.iloc[0]) if len(ref) else 0.0) + margin
+    out = {}
+    for method, g in trials[~trials.method.isin(["base", "retain_ref"])].groupby("method"):
+        g = g.assign(utility=g[["neighbour_held_out", "retain_held_out"]].mean(axis=1))
+        ok = g[g.forget_held_out <= threshold]
+        best = (ok.sort_values(["utility", "forget_held_out", "setting"], ascending=[False, True, True])
+                if len(ok) else g.sort_values(["forget_held_out", "utility", "setting"],
+                                              ascending=[True, False, True]))
+        out[method] = best.settings.iloc[0]
+    return out
+
+
+def test_the_sweep_picks_by_its_criterion_from_validation_films_and_the_study_reads_it(study, tmp_path):
+    import json
+
+    from actunlearn.tuning.validation import check_disjoint, tested_titles
+    work = tmp_path / "work"
+    shutil.copytree(study, work, symlinks=True)
+    _snakemake(work, "tune")
+    trials = pd.read_parquet(work / "results/testbed/tune/trials.parquet")
+    tuned = yaml.safe_load((work / "results/tuned/testbed.yaml").read_text())["unlearn"]["methods"]
+    expected = _criterion(trials, yaml.safe_load((ROOT / TINY).read_text())["tuning"].get("margin", 0.05))
+    assert {m: json.loads(s) for m, s in expected.items()} == \
+        {m: v for m, v in tuned.items() if m != "random_mask_lora"}
+    assert tuned["random_mask_lora"] == tuned["masked_lora"]      # the control follows its leader
+    assert set(trials.method) == {"base", "retain_ref", "masked_lora", "npo"}
+    assert trials.chosen.fillna(False).astype(bool).sum() == 2
+    # no test fact anywhere in tuning's data: the view's tables and every trial's manifest
+    catalog = pd.read_parquet(work / "results/catalog/catalog.parquet")
+    test = tested_titles(catalog)
+    view = {p.stem: pd.read_parquet(p) for p in (work / "results/testbed/tune/view").glob("*.parquet")
+            if p.stem not in ("catalog", "reference_corpus")}
+    view["manifests"] = _read_all(work, "results/testbed/tune/trials/*/*_manifest.parquet")
+    assert {"forget", "expose", "retain", "neighbour"} <= set(view["manifests"].use)
+    check_disjoint(catalog, view)
+    held = set(catalog.title[catalog.role == "val_forget"])
+    assert set(view["asked"].title[view["asked"].role == "forget"]) <= held
+    assert not set(view["asked"].title) & test
+    # the study then runs the chosen settings: its unlearning jobs rerun and read them
+    counts = _job_counts(_snakemake(work, "-n"))
+    assert counts["unlearn"] == 3 and counts["tuning_record"] == 1
+    _snakemake(work, "results/testbed/unlearn/masked_lora_seed0/log.parquet",
+               "results/testbed/unlearn/random_mask_lora_seed0/log.parquet",
+               "results/testbed/tuned/trials.parquet")
+    for name in ("masked_lora", "random_mask_lora"):
+        prov = json.loads((work / f"results/testbed/unlearn/{name}_seed0/checkpoint/provenance.json")
+                          .read_text())
+        assert {k: prov["params"][k] for k in tuned[name]} == tuned[name], name
+    record = pd.read_parquet(work / "results/testbed/tuned/trials.parquet")
+    assert record.note.isna().all() and record.chosen.fillna(False).astype(bool).sum() == 2

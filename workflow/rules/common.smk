@@ -18,8 +18,13 @@ UNTUNED_CONFIG = {m: model_config(config, m) for m in RUN_MODELS}
 TUNED_PATTERN = config["tuning"]["overlay"]
 TUNED_TRIALS_PATTERN = TUNED_PATTERN.removesuffix(".yaml") + ".trials.csv"  # their trials, committed too
 TUNED_PATH = {m: TUNED_PATTERN.format(model=m) for m in RUN_MODELS}
-MODEL_CONFIG = {m: model_config(config, m, load_tuned(TUNED_PATH[m])) for m in RUN_MODELS}
+MODEL_CONFIG = {m: model_config(config, m, load_tuned(TUNED_PATH[m])
+                                if UNTUNED_CONFIG[m]["tuning"]["enabled"] else None)
+                for m in RUN_MODELS}
 for _m in RUN_MODELS:
+    if UNTUNED_CONFIG[_m]["tuning"]["overlay"] != TUNED_PATTERN:
+        raise ValueError(f"models.{_m}.overrides.tuning.overlay: one overlay pattern for every "
+                         "model; set tuning.overlay (with {model}) at the top level")
     _u = UNTUNED_CONFIG[_m]["unlearn"]
     check_spaces(UNTUNED_CONFIG[_m]["tuning"], _u["run"], _u["methods"], where=f"(model {_m}) ")
 check_forget_titles(config["catalog"]["forget"], TITLES)
@@ -50,6 +55,13 @@ wildcard_constraints:
 def _alternation(names):
     """A regex alternation of `names` that matches nothing when there are none."""
     return "|".join(names) or "(?!x)x"
+
+
+def file_sha256(path):
+    """The file's content hash, or "absent" (a param: a changed file reruns the rule)."""
+    import hashlib
+    path = Path(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
 
 
 def source_of(model):

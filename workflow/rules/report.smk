@@ -39,6 +39,7 @@ rule build_tables:
         sequential=sequence_outputs,
         drift=rules.recommendation_drift.output,
         reference=reference_outputs,
+        tuning=rules.tuning_record.output.trials,
         # the tables are a snapshot of the artifacts: bring-your-own results are built first
         byo=lambda w: [p for p in byo_outputs() if p.startswith(("results/byo/", f"results/{w.model}/"))],
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
@@ -145,6 +146,11 @@ rule build_report:
             caption="../report/activation_shift.rst",
             category="Figures",
         ),
+        tuning=report(
+            "results/{model}/report/tuning.png",
+            caption="../report/tuning.rst",
+            category="Figures",
+        ),
     params:
         source=lambda w: config["models"][w.model]["source"],
     log:
@@ -191,6 +197,7 @@ rule build_study_report:
         catalog=rules.build_catalog.output.catalog,
         results=expand("results/{model}/summary/methods.parquet", model=RUN_MODELS),
         drift=expand("results/{model}/report/recommendation_drift.png", model=RUN_MODELS),
+        tuning=expand("results/{model}/report/tuning.png", model=RUN_MODELS),
         reports=expand("results/{model}/report/report.html", model=RUN_MODELS),
     output:
         html=report(
@@ -243,6 +250,8 @@ rule write_results:
         runs=lambda w: [f for f in ["docs/study_runs.csv"] if Path(f).exists()],
         # the measured metric-only rerun (bench/metric_rerun.py), if any
         rerun=lambda w: [f for f in ["docs/rerun_times.csv"] if Path(f).exists()],
+        # every recorded `make tune` wall time, if any
+        tune_runs=lambda w: [f for f in ["docs/tune_runs.csv"] if Path(f).exists()],
         figure="results/report/forget_vs_retain.png",
     output:
         doc="docs/results.md",
@@ -250,6 +259,10 @@ rule write_results:
     params:
         models=RUN_MODELS,
         cores=workflow.cores,
+        # each model's search as configured (the tuning section of docs/results.md)
+        tuning={m: pick(UNTUNED_CONFIG[m]["tuning"], ["enabled", "seeds", "retain_films", "margin",
+                                                      "follow", "spaces"])
+                for m in RUN_MODELS},
     log:
         "logs/write_results.log",
     benchmark:

@@ -51,9 +51,12 @@ def tuning_reads_ranking(wildcards):
     return reads_ranking(trial_settings(wildcards))
 
 
+TUNED_MODELS = [m for m in RUN_MODELS if UNTUNED_CONFIG[m]["tuning"]["enabled"]]
+
+
 rule tune:
     input:
-        [TUNED_PATH[m] for m in RUN_MODELS],
+        [TUNED_PATH[m] for m in TUNED_MODELS],
 
 
 rule tune_view:
@@ -221,3 +224,20 @@ rule tune_select:
         ENV
     script:
         "../scripts/tune_select.py"
+
+
+# The study's record of its tuning (the committed trials beside the overlay; its content hash is
+# a param, so a new sweep reruns this rule and the tables): never an input of the tune rules.
+rule tuning_record:
+    output:
+        trials="results/{model}/tuned/trials.parquet",
+    params:
+        trials=lambda w: TUNED_TRIALS_PATTERN.format(model=w.model),
+        enabled=untuned("tuning", "enabled"),
+        sha256=lambda w: file_sha256(TUNED_TRIALS_PATTERN.format(model=w.model)),
+    log:
+        "logs/{model}/tuning_record.log",
+    conda:
+        ENV
+    script:
+        "../scripts/tuning_record.py"

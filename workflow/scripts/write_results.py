@@ -15,5 +15,7 @@ with logged(snakemake.log[0]):
     models = read_models(snakemake.params.models, inp.results, inp.differences)
     rerun = pd.read_csv(inp.rerun[0]) if inp.rerun else None  # bench/metric_rerun.py
     meta = run_metadata(snakemake.params.cores, runs)
-    Path(snakemake.output.doc).write_text(render(models, meta, runs, rerun))
+    tune_runs = read_runs(*inp.tune_runs)  # `make tune` wall times, if any
+    Path(snakemake.output.doc).write_text(render(models, meta, runs, rerun,
+                                                 dict(snakemake.params.tuning), tune_runs))
     shutil.copyfile(inp.figure, snakemake.output.figure)

@@ -21,9 +21,11 @@ FACT = ["title", "intent"]
 def checked_prompts(prompts: pd.DataFrame, retain_films: int | str, seed: int,
                     intents: list[str] | str = "all") -> pd.DataFrame:
     """Train-template prompts of every forget and neighbour film, of every validation film and
-    its neighbours (tuning's forget set), and of a seeded sample of `retain_films` retain films ("all": every one), for the given `intents` ("all": every one;
-    facts of other intents are not asked, hence not known)."""
-    keep = set(prompts.title[prompts.role.isin(["forget", "neighbour", *VALIDATION_ROLES])])
+    its neighbours (tuning's forget set), and of a seeded sample of `retain_films` retain films
+    ("all": every one), for the given `intents` ("all": every one; facts of other intents are not
+    asked, hence not known)."""
+    checked = ["forget", "neighbour", *VALIDATION_ROLES]
+    keep = set(prompts.title[prompts.role.isin(checked)])
     keep |= sample_films(prompts, "retain", retain_films, seed, "knowledge.retain_films")
     asked = prompts[prompts.title.isin(keep) & (prompts.split == "train")]
     if intents != "all":

@@ -68,6 +68,7 @@ ARTIFACTS: dict[str, str] = {
     "sequence_ranking": "{m}/sequential/*/ranking.parquet",
     "sequence_recall": "{m}/sequential/*/recall.parquet",
     "sequence_summary": "{m}/sequential/*/summary.parquet",
+    "tuning_trials": "{m}/tuned/trials.parquet",
 }
 # Too large to copy into the database (the default study: ~320 MB of Parquet, against ~16 MB for
 # every other artifact together): views over the files, by absolute path.

@@ -489,3 +489,39 @@ def write_html(path: str | Path, title: str, intro: str, sections: list[tuple[st
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p>{html.escape(intro)}</p>{''.join(parts)}</body></html>\n")
+
+
+def tuning_figure(trials: pd.DataFrame, path: str | Path) -> None:
+    """Tuning on the validation films: one panel per searched method, each setting's held-out
+    forget recall (x) against its utility (y); the chosen setting is the star, the criterion's
+    threshold the dotted line, the base model (B) and the validation retain reference (R) the
+    grey marks."""
+    controls = trials[trials.method.isin(["base", "retain_ref"])]
+    searched = trials[~trials.method.isin(["base", "retain_ref"])]
+    methods = list(dict.fromkeys(searched.method))
+    cols = min(len(methods), 5)
+    rows = math.ceil(len(methods) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.6, 2.5 * rows + 0.4),
+                             squeeze=False, sharex=True, sharey=True)
+    for ax, name in zip(axes.flat, methods):
+        g = searched[searched.method == name]
+        chosen = g[g.chosen.astype(bool)]
+        ax.scatter(g.forget_held_out, g.utility, s=18, color="tab:blue", alpha=0.7)
+        ax.scatter(chosen.forget_held_out, chosen.utility, s=120, marker="*", color="tab:orange",
+                   edgecolors="black", linewidths=0.5, zorder=3)
+        for r in controls.itertuples():
+            ax.scatter([r.forget_held_out], [r.utility], s=30, color="grey", marker="s")
+            ax.annotate("B" if r.method == "base" else "R", (r.forget_held_out, r.utility),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+        threshold = g.threshold.dropna()
+        if len(threshold):
+            ax.axvline(float(threshold.iloc[0]), color="red", linestyle=":", linewidth=1)
+        ax.set(xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), title=name)
+        ax.title.set_fontsize(9)
+    for ax in axes.flat[len(methods):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("utility (held-out)", fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("validation forget recall", fontsize=8)
+    _save(fig, path)

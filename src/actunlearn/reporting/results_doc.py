@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from actunlearn.tuning.search import settings_grid
+
 FORGET_MARGIN = 0.05
 UTILITY_SHARE = 0.9
 CONTROLS = ("random_mask_lora", "lora")
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     import sys
     args = argv or sys.argv[1:]
     if args[0] == "record":
-        record_run(args[1], args[2], int(args[3]))
+        record_run(args[1], args[2], int(args[3]), *args[4:5])
         return
     readme, results = (Path(p) for p in args)
     readme.write_text(fill_readme(readme.read_text(), results.read_text()))
@@ -197,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
 TABLES = {"Methods": "method_summary", "Per forget film": "method_films",
           "Does the mask help? (paired differences)": "method_differences",
           "Forget quality and membership inference": "forget_quality",
-          "Relearning attack": "relearning", "Knowledge check": "knowledge"}
+          "Relearning attack": "relearning", "Knowledge check": "knowledge",
+          "Tuning (validation films)": "tuning"}
+TUNING_TITLE = "Tuning (validation films)"
 RUNS_COLUMNS = ["commit", "date", "machine", "cores", "seconds", "note"]
 
 
@@ -269,10 +273,63 @@ def rerun_line(rerun: pd.DataFrame) -> str:
             f"{last.cores} cores): " + "; ".join(parts) + ".")
 
 
+def tuning_section(settings: dict[str, dict], tables: dict[str, pd.DataFrame | None],
+                   tune_runs: pd.DataFrame | None) -> list[str]:
+    """The tuning section: per model the search spaces and criterion (`settings`: model -> its
+    tuning settings), the chosen settings from its tuning table, and the recorded sweep times."""
+    out = ["## Tuning", "",
+           "Every method of a model gets the same search: a grid of the same number of settings "
+           "(`tuning.spaces`), the same step budget, the tuning seeds, on the validation films "
+           "(catalog roles `val_forget`, `val_neighbour`), which are disjoint from the forget "
+           "films and from every film that shares a director or star with one. Tuning's data is a "
+           "view of the study without any test film: no prompt, corpus line or answer of a forget "
+           "film or a neighbour is in it, checked on every table of the view and on every trial's "
+           "training manifest (`tuning/validation.check_disjoint`; tests/test_tuning.py, "
+           "tests/test_workflow.py). Criterion: held-out validation forget recall at most the "
+           "validation retain reference's + `tuning.margin` (a model without one: the margin), then "
+           "the highest utility (mean of held-out validation-neighbour and retain recall); if no "
+           "setting qualifies, the lowest forget recall (`qualified` false). Controls in "
+           "`tuning.follow` run with their leader's choice. The chosen settings are committed in "
+           "config/tuned/ and read by the study; the study never runs the sweep.", ""]
+    for model, cfg in settings.items():
+        out += [f"### {model}", ""]
+        if not cfg["enabled"]:
+            out += ["Not tuned (`tuning.enabled: false`): the methods ran at their configured "
+                    "settings.", ""]
+            continue
+        spaces = pd.DataFrame([{"method": m, "settings": len(settings_grid(space)),
+                                "space": "; ".join(f"{k}: {', '.join(map(str, v))}"
+                                                   for k, v in space.items())}
+                               for m, space in cfg["spaces"].items()])
+        out += [f"Margin {cfg['margin']}, tuning seeds {cfg['seeds']}, "
+                f"{cfg['retain_films']} retain films in the utility; followers: "
+                f"{', '.join(f'{k} -> {v}' for k, v in cfg['follow'].items()) or 'none'}.", "",
+                markdown_table(spaces), ""]
+        table = tables.get(model)
+        if table is None or table.empty or ("note" in table and table.note.notna().all()):
+            out += ["No tuning record: the study ran the configured settings.", ""]
+            continue
+        chosen = table[table.chosen.fillna(False).astype(bool) | table.method.isin(["base", "retain_ref"])]
+        out += ["Chosen settings (validation films, held-out templates; base and retain_ref: the "
+                "controls):", "", markdown_table(chosen[[c for c in (
+                    "method", "settings", "forget_held_out", "neighbour_held_out",
+                    "retain_held_out", "utility", "threshold", "qualified", "effective_params")
+                    if c in chosen]]), "",
+                f"Every trial: results/tables/tuning.csv (SQL table `tuning`), committed as "
+                f"config/tuned/{model}.trials.csv.", ""]
+    if tune_runs is not None and not tune_runs.empty:
+        out += ["Wall time of the sweep (`make tune` on a fresh clone: every job `snakemake "
+                "tune` needs, the base models and knowledge checks included; docs/tune_runs.csv):",
+                "", markdown_table(runs_table(tune_runs)), ""]
+    return out
+
+
 def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None,
-           rerun: pd.DataFrame | None = None) -> str:
-    """The whole document: run metadata, then per model its verdicts and tables, then the wall
-    time of every recorded run side by side (`runs`, see `runs_table`). `models`:
+           rerun: pd.DataFrame | None = None, tuning: dict[str, dict] | None = None,
+           tune_runs: pd.DataFrame | None = None) -> str:
+    """The whole document: run metadata, then per model its verdicts and tables, the tuning
+    section (`tuning`: model -> its tuning settings; `tune_runs`: recorded sweep times), then the
+    wall time of every recorded run side by side (`runs`, see `runs_table`). `models`:
     name -> {"results", "differences", "tables": {title: DataFrame}}."""
     out = ["<!-- Generated by rule write_results (src/actunlearn/reporting/results_doc.py) from the study's "
            "result tables; do not edit by hand. -->", "# Results of the default study", "",
@@ -290,9 +347,16 @@ def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None
         out += [f"- {line}" for line in verdicts(parts["results"], parts["differences"])]
         out += [END, ""]
         for title, frame in parts["tables"].items():
+            if title == TUNING_TITLE:
+                continue   # its own section below
+            if frame is not None and "note" in frame.columns and frame.note.isna().all():
+                frame = frame.drop(columns="note")   # a note column with no note (tuning)
             if frame is None or frame.empty or "note" in frame.columns:
                 continue
             out += [f"### {title}", "", markdown_table(frame), ""]
+    if tuning:
+        out += tuning_section(tuning, {n: p["tables"].get(TUNING_TITLE) for n, p in models.items()},
+                              tune_runs)
     if runs is not None and not runs.empty:
         out += ["## Wall time of the default study", "",
                 "Each `make study` on a fresh clone records its wall time (docs/study_runs.csv); "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import pandas as pd
 import yaml
@@ -164,3 +165,28 @@ def selection_outputs(trials: pd.DataFrame, reference: pd.DataFrame, margin: flo
     text = "\n".join(lines) + "\n" + yaml.safe_dump(overlay, sort_keys=False,
                                                     default_flow_style=None)
     return table, text
+
+
+# The columns of the study's record of its tuning (results/{model}/tuned/trials.parquet, the
+# committed trials of tuning.overlay); sql/tuning.sql reads them.
+RECORD_COLUMNS = ["method", "setting", "settings", "forget_held_out", "neighbour_held_out",
+                  "retain_held_out", "utility", "threshold", "reference", "qualifies", "chosen",
+                  "qualified", "effective_params", "seconds"]
+
+
+def committed_trials(path: str, enabled: bool = True, model: str = "") -> pd.DataFrame:
+    """The trials the study's tuned settings were chosen from (the CSV that the tune rule writes
+    beside the overlay), with a `note`; when there is none, or tuning is off for the model
+    (tuning.enabled), one row whose note says that the methods ran at their configured
+    settings."""
+    why = (f"tuning.enabled is false for model {model}" if not enabled else
+           f"no {path} (run snakemake tune)" if not Path(path).exists() else None)
+    if why:
+        return pd.DataFrame([{c: None for c in RECORD_COLUMNS}
+                             | {"note": f"not tuned: {why}; the methods ran at their "
+                                        "configured settings"}])
+    frame = pd.read_csv(path, dtype={"settings": str})
+    for col in RECORD_COLUMNS:
+        if col not in frame:
+            frame[col] = None
+    return frame[RECORD_COLUMNS].assign(note=None)

@@ -20,7 +20,7 @@ TEST_ROLES = ("forget", "neighbour")
 VIEW_ROLES = {**VALIDATION_ROLES, "retain": "retain", "unknown": "unknown", "holdout": "holdout"}
 
 
-def test_titles(catalog: pd.DataFrame) -> set[str]:
+def tested_titles(catalog: pd.DataFrame) -> set[str]:
     """The study's test films: the forget targets and their neighbours."""
     return set(catalog.title[catalog.role.isin(TEST_ROLES)])
 
@@ -31,8 +31,14 @@ def _mentions_test(texts, titles: list[str], test: set[str]) -> list[bool]:
 
 
 def _clean_prompts(frame: pd.DataFrame, titles: list[str], test: set[str]) -> pd.DataFrame:
-    drop = frame.title.isin(test) | frame.gold.apply(lambda g: bool(set(g) & test))
-    drop |= pd.Series(_mentions_test(frame.question, titles, test), index=frame.index)
+    """`frame` without a row whose title, gold list, question or response names a test film,
+    roles remapped (VIEW_ROLES)."""
+    drop = frame.title.isin(test)
+    if "gold" in frame:
+        drop |= frame.gold.apply(lambda g: bool(set(g) & test))
+    for col in ("question", "response"):
+        if col in frame:
+            drop |= pd.Series(_mentions_test(frame[col], titles, test), index=frame.index)
     out = frame[~drop].copy()
     out["role"] = out.role.map(VIEW_ROLES)
     return out.reset_index(drop=True)
@@ -48,7 +54,7 @@ def validation_view(catalog: pd.DataFrame, corpus: pd.DataFrame, prompts: pd.Dat
     own_answers), and `reference_corpus`: the study's whole corpus with `forget` marking the
     validation films' lines, from which the testbed trains the validation retain reference."""
     titles = catalog.title.tolist()
-    test = test_titles(catalog)
+    test = tested_titles(catalog)
     held = set(catalog.title[catalog.role == "val_forget"])
     if not held:
         raise ValueError("tuning: the catalog has no validation film (catalog.validation is 0)")
@@ -60,13 +66,10 @@ def validation_view(catalog: pd.DataFrame, corpus: pd.DataFrame, prompts: pd.Dat
     keep = ~corpus.mentions.apply(lambda m: bool(set(m) & test))
     keep &= ~pd.Series(_mentions_test(corpus.text, titles, test), index=corpus.index)
     view_corpus = reference_corpus[keep].reset_index(drop=True)
-    view_answers = answers[~answers.title.isin(test)]
-    view_answers = view_answers[~pd.Series(_mentions_test(view_answers.response, titles, test),
-                                           index=view_answers.index)].copy()
-    view_answers["role"] = view_answers.role.map(VIEW_ROLES)
     view = {"catalog": view_catalog, "corpus": view_corpus,
             "prompts": _clean_prompts(prompts, titles, test),
-            "known": _clean_prompts(known, titles, test), "answers": view_answers.reset_index(drop=True),
+            "known": _clean_prompts(known, titles, test),
+            "answers": _clean_prompts(answers, titles, test),
             "reference_corpus": reference_corpus}
     if not (view["known"].role == "forget").any():
         raise ValueError("tuning: the model knows no fact of the validation films "
@@ -95,7 +98,7 @@ def check_disjoint(catalog: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> No
     forget film or a test neighbour. `catalog`: the study's, or the view's (role `test`)."""
     titles = catalog.title.tolist()
     test = (set(catalog.title[catalog.role == "test"]) if (catalog.role == "test").any()
-            else test_titles(catalog))
+            else tested_titles(catalog))
     for name, frame in tables.items():
         hits = set()
         if "title" in frame:
