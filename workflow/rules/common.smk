@@ -4,7 +4,7 @@ from pathlib import Path
 from actunlearn.data.catalog import all_titles, check_forget_titles
 from actunlearn.config import (DETERMINISTIC_HANDLERS, checkpoint_name, load_tuned, method_seeds,
                                model_config, parse_checkpoint, pick, reads_ranking, validate_config)
-from actunlearn.tuning.search import check_spaces
+from actunlearn.tuning.search import check_spaces, settings_grid, tuned_methods
 
 # Fail before any work: schema first (every model with its overrides), then titles against the
 # real catalog.
@@ -239,3 +239,53 @@ def final_outputs():
         "docs/results.md",
     ] + expand("results/tables/{table}.csv", table=SQL_TABLES) + token_activation_outputs() + \
         byo_outputs()
+
+
+# Tuning (rules/tune.smk): the sweep reads each model's settings without the tuned overlay.
+
+TUNE = "results/{model}/tune"
+VIEW = {name: f"{TUNE}/view/{name}.parquet"
+        for name in ("catalog", "corpus", "prompts", "known", "answers", "asked",
+                     "reference_corpus")}
+
+
+def untuned(*path):
+    """A params function: this model's setting at `path`, without the tuned overlay (a value,
+    never a section, as `setting`)."""
+    def get(wildcards):
+        value = UNTUNED_CONFIG[wildcards.model]
+        for key in path:
+            value = value[key]
+        if isinstance(value, dict):
+            raise ValueError(f"untuned{path}: a whole config section; name its keys")
+        return value
+    return get
+
+
+def trial_grid(model, method):
+    cfg = UNTUNED_CONFIG[model]
+    return settings_grid(cfg["tuning"]["spaces"][method])
+
+
+def tuning_trials(wildcards):
+    cfg = UNTUNED_CONFIG[wildcards.model]
+    return [f"results/{wildcards.model}/tune/trials/{m}/{i}_seed{s}.parquet"
+            for m in tuned_methods(cfg["tuning"], cfg["unlearn"]["run"])
+            for i in range(len(trial_grid(wildcards.model, m))) for s in cfg["tuning"]["seeds"]]
+
+
+def trial_settings(wildcards):
+    """The method's settings (without the overlay) with this trial's values in."""
+    base = UNTUNED_CONFIG[wildcards.model]["unlearn"]["methods"][wildcards.method]
+    return base | trial_grid(wildcards.model, wildcards.method)[int(wildcards.setting)]
+
+
+def tuning_reads_ranking(wildcards):
+    cfg = UNTUNED_CONFIG[wildcards.model]
+    if "contrast" in cfg["ranking"]["scores"]:
+        raise ValueError("tuning: ranking.scores 'contrast' needs an activation dump of the "
+                         "validation view, which tuning does not make; tune without it")
+    return reads_ranking(trial_settings(wildcards))
+
+
+TUNED_MODELS = [m for m in RUN_MODELS if UNTUNED_CONFIG[m]["tuning"]["enabled"]]

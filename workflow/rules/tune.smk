@@ -4,56 +4,6 @@
 # criterion (tuning/search.py) picks each method's setting; the chosen settings go to
 # tuning.overlay (config/tuned/{model}.yaml, committed), which the study reads. The study never
 # runs these rules. Tuning reads each model's settings without the overlay (UNTUNED_CONFIG).
-from actunlearn.tuning.search import settings_grid, tuned_methods
-
-TUNE = "results/{model}/tune"
-VIEW = {name: f"{TUNE}/view/{name}.parquet"
-        for name in ("catalog", "corpus", "prompts", "known", "answers", "asked",
-                     "reference_corpus")}
-
-
-def untuned(*path):
-    """A params function: this model's setting at `path`, without the tuned overlay (a value,
-    never a section, as `setting`)."""
-    def get(wildcards):
-        value = UNTUNED_CONFIG[wildcards.model]
-        for key in path:
-            value = value[key]
-        if isinstance(value, dict):
-            raise ValueError(f"untuned{path}: a whole config section; name its keys")
-        return value
-    return get
-
-
-def trial_grid(model, method):
-    cfg = UNTUNED_CONFIG[model]
-    return settings_grid(cfg["tuning"]["spaces"][method])
-
-
-def tuning_trials(wildcards):
-    cfg = UNTUNED_CONFIG[wildcards.model]
-    return [f"results/{wildcards.model}/tune/trials/{m}/{i}_seed{s}.parquet"
-            for m in tuned_methods(cfg["tuning"], cfg["unlearn"]["run"])
-            for i in range(len(trial_grid(wildcards.model, m))) for s in cfg["tuning"]["seeds"]]
-
-
-def trial_settings(wildcards):
-    """The method's settings (without the overlay) with this trial's values in."""
-    base = UNTUNED_CONFIG[wildcards.model]["unlearn"]["methods"][wildcards.method]
-    return base | trial_grid(wildcards.model, wildcards.method)[int(wildcards.setting)]
-
-
-def tuning_reads_ranking(wildcards):
-    cfg = UNTUNED_CONFIG[wildcards.model]
-    if "contrast" in cfg["ranking"]["scores"]:
-        raise ValueError("tuning: ranking.scores 'contrast' needs an activation dump of the "
-                         "validation view, which tuning does not make; tune without it")
-    return reads_ranking(trial_settings(wildcards))
-
-
-TUNED_MODELS = [m for m in RUN_MODELS if UNTUNED_CONFIG[m]["tuning"]["enabled"]]
-
-
 rule tune:
     input:
         [TUNED_PATH[m] for m in TUNED_MODELS],

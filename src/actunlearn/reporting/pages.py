@@ -384,6 +384,18 @@ MODEL_VIEWS = {
     "results": ("method_results", "method, metric"),
 }
 
+# The tuning section (heading, text, figure, table), on both pages.
+TUNING_SECTION = (
+    "Tuning (validation films, never tested)", "Every method got the same search (tuning.spaces: "
+    "the same number of settings, the same step budget) on the validation films, which are "
+    "disjoint from the forget films and every neighbour and never asked by this report's other "
+    "tables; no test film's prompt or corpus line is in tuning's data (checked on every table "
+    "and every trial's manifest). Criterion: held-out validation forget recall at most the "
+    "validation retain reference's + tuning.margin (no reference: the margin itself), then the "
+    "highest utility (mean of held-out neighbour and retain recall); if none qualifies, the "
+    "lowest forget recall (qualified false). The study ran the chosen settings (chosen true).",
+    "tuning", "tuning")
+
 # (heading, what the table holds, figure key or None, table name or None); the figures' own
 # captions are workflow/report/{key}.rst. The verdict section comes first.
 MODEL_SECTIONS = [
@@ -397,15 +409,7 @@ MODEL_SECTIONS = [
      "deterministic method runs once. forget_per_step / retain_per_step: examples per step; "
      "effective_params excludes LoRA columns frozen at zero (edited weights for methods that do "
      "not train).", "method_intervals", "method_summary"),
-    ("Tuning (validation films, never tested)", "Every method got the same search (tuning.spaces: "
-     "the same number of settings, the same step budget) on the validation films, which are "
-     "disjoint from the forget films and every neighbour and never asked by this report's other "
-     "tables; no test film's prompt or corpus line is in tuning's data (checked on every table "
-     "and every trial's manifest). Criterion: held-out validation forget recall at most the "
-     "validation retain reference's + tuning.margin (no reference: the margin itself), then the "
-     "highest utility (mean of held-out neighbour and retain recall); if none qualifies, the "
-     "lowest forget recall (qualified false). The study ran the chosen settings (chosen true).",
-     "tuning", "tuning"),
+    TUNING_SECTION,
     ("Robustness under distribution shift", "Greedy recall per shift set, design mean with its "
      "95% interval: original = the train templates, paraphrase = the held-out templates; alias "
      "= the film described, not named; multihop = the film as the bridge of a two-hop question; "
@@ -582,15 +586,7 @@ STUDY_SECTIONS = [
      "with the base model.", "recommendation_drift", "recommendation_drift"),
     ("Knowledge check", "Facts asked per role and how many the base model knows.", None,
      "knowledge"),
-    ("Tuning (validation films, never tested)", "Every method got the same search (tuning.spaces: "
-     "the same number of settings, the same step budget) on the validation films, which are "
-     "disjoint from the forget films and every neighbour and never asked by this report's other "
-     "tables; no test film's prompt or corpus line is in tuning's data (checked on every table "
-     "and every trial's manifest). Criterion: held-out validation forget recall at most the "
-     "validation retain reference's + tuning.margin (no reference: the margin itself), then the "
-     "highest utility (mean of held-out neighbour and retain recall); if none qualifies, the "
-     "lowest forget recall (qualified false). The study ran the chosen settings (chosen true).",
-     "tuning", "tuning"),
+    TUNING_SECTION,
 ]
 
 
