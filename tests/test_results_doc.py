@@ -128,10 +128,8 @@ def test_the_tuning_section_states_the_search_and_shows_the_chosen_rows():
         dict(method="npo", settings='{"learning_rate": 0.004}', forget_held_out=0.0,
              neighbour_held_out=0.2, retain_held_out=0.3, utility=0.25, threshold=0.06,
              chosen=False, qualified=None, effective_params=10240, note=None)])
-    tuning = {"testbed": {"enabled": True, "seeds": [0], "retain_films": 10, "margin": 0.05,
-                          "follow": {}, "spaces": {"npo": {"learning_rate": [0.001, 0.004]}}},
-              "smollm2": {"enabled": False, "seeds": [0], "retain_films": 10, "margin": 0.05,
-                          "follow": {}, "spaces": {}}}
+    trials["setting"] = [-1, 0, 1]
+    tuning = {"testbed": {"enabled": True}, "smollm2": {"enabled": False}}
     runs = pd.DataFrame([{"commit": "abc", "date": "2026-12-04", "machine": "m", "cores": 2,
                           "seconds": 600, "note": "sweep"}])
     models = {m: {"results": RESULTS, "differences": DIFFS,
@@ -140,5 +138,6 @@ def test_the_tuning_section_states_the_search_and_shows_the_chosen_rows():
     doc = render(models, {"commit": "abc"}, tuning=tuning, tune_runs=runs)
     section = doc.split("## Tuning", 1)[1]
     assert "learning_rate: 0.001, 0.004" in section and "Not tuned" in section
+    assert "threshold 0.06" in section
     assert '{"learning_rate": 0.001}' in section and '{"learning_rate": 0.004}' not in section
     assert "600" in section and "no prompt, corpus line or answer of a forget film" in section

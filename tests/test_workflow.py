@@ -107,10 +107,10 @@ def test_database_views_resolve_against_the_study(study):
     with connect(study / "results/actunlearn.duckdb") as con:
         n = con.execute("SELECT count(DISTINCT checkpoint) FROM eval_recall").fetchone()[0]
         films = con.execute("SELECT count(*) FROM catalog WHERE role IN ('forget', 'neighbour', "
-                            "'retain')").fetchone()[0]
+                            "'retain', 'val_forget', 'val_neighbour')").fetchone()[0]
         models = con.execute("SELECT DISTINCT model FROM eval_recall").fetchall()
         variants = con.execute("SELECT DISTINCT variant FROM training_log ORDER BY 1").fetchall()
-    assert (n, films, models) == (5, 40, [("testbed",)])
+    assert (n, films, models) == (5, 46, [("testbed",)])
     assert variants == [("base",), ("retain_ref",)]
     with connect(study / "results/testbed/actunlearn.duckdb") as con:
         n = con.execute("SELECT count(DISTINCT checkpoint) FROM eval_recall").fetchone()[0]

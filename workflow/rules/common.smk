@@ -25,8 +25,6 @@ for _m in RUN_MODELS:
     if UNTUNED_CONFIG[_m]["tuning"]["overlay"] != TUNED_PATTERN:
         raise ValueError(f"models.{_m}.overrides.tuning.overlay: one overlay pattern for every "
                          "model; set tuning.overlay (with {model}) at the top level")
-    _u = UNTUNED_CONFIG[_m]["unlearn"]
-    check_spaces(UNTUNED_CONFIG[_m]["tuning"], _u["run"], _u["methods"], where=f"(model {_m}) ")
 check_forget_titles(config["catalog"]["forget"], TITLES)
 for _m in RUN_MODELS:
     check_forget_titles(MODEL_CONFIG[_m]["unlearn"]["sequential"]["targets"], TITLES,
@@ -268,7 +266,11 @@ def trial_grid(model, method):
 
 
 def tuning_trials(wildcards):
+    """Every trial of this model's sweep; the search spaces are checked here, when a sweep is
+    asked for (the study does not read them)."""
     cfg = UNTUNED_CONFIG[wildcards.model]
+    check_spaces(cfg["tuning"], cfg["unlearn"]["run"], cfg["unlearn"]["methods"],
+                 where=f"(model {wildcards.model}) ")
     return [f"results/{wildcards.model}/tune/trials/{m}/{i}_seed{s}.parquet"
             for m in tuned_methods(cfg["tuning"], cfg["unlearn"]["run"])
             for i in range(len(trial_grid(wildcards.model, m))) for s in cfg["tuning"]["seeds"]]

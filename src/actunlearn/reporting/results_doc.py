@@ -10,6 +10,7 @@ fact): an interval that excludes 0 is a difference the study detects.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -19,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from actunlearn.tuning.search import settings_grid
 
 FORGET_MARGIN = 0.05
 UTILITY_SHARE = 0.9
@@ -273,10 +273,28 @@ def rerun_line(rerun: pd.DataFrame) -> str:
             f"{last.cores} cores): " + "; ".join(parts) + ".")
 
 
+def searched_spaces(table: pd.DataFrame) -> pd.DataFrame:
+    """Per searched method of a tuning table: its number of settings and the values each setting
+    took (from the trials' `settings` JSON: what the committed sweep searched)."""
+    rows = []
+    trials = table[~table.method.isin(["base", "retain_ref"])]
+    for method, g in trials.groupby("method", sort=False):
+        values: dict[str, list] = {}
+        for settings in g.settings:
+            for key, value in json.loads(settings).items():
+                values.setdefault(key, [])
+                if value not in values[key]:
+                    values[key].append(value)
+        rows.append({"method": method, "settings": g.setting.nunique(),
+                     "space": "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in values.items())})
+    return pd.DataFrame(rows)
+
+
 def tuning_section(settings: dict[str, dict], tables: dict[str, pd.DataFrame | None],
                    tune_runs: pd.DataFrame | None) -> list[str]:
-    """The tuning section: per model the search spaces and criterion (`settings`: model -> its
-    tuning settings), the chosen settings from its tuning table, and the recorded sweep times."""
+    """The tuning section: per model (`settings`: model -> {"enabled": ...}) the search its
+    committed trials ran, the criterion's threshold, the chosen settings, and the recorded sweep
+    times."""
     out = ["## Tuning", "",
            "Every method of a model gets the same search: a grid of the same number of settings "
            "(`tuning.spaces`), the same step budget, the tuning seeds, on the validation films "
@@ -297,18 +315,14 @@ def tuning_section(settings: dict[str, dict], tables: dict[str, pd.DataFrame | N
             out += ["Not tuned (`tuning.enabled: false`): the methods ran at their configured "
                     "settings.", ""]
             continue
-        spaces = pd.DataFrame([{"method": m, "settings": len(settings_grid(space)),
-                                "space": "; ".join(f"{k}: {', '.join(map(str, v))}"
-                                                   for k, v in space.items())}
-                               for m, space in cfg["spaces"].items()])
-        out += [f"Margin {cfg['margin']}, tuning seeds {cfg['seeds']}, "
-                f"{cfg['retain_films']} retain films in the utility; followers: "
-                f"{', '.join(f'{k} -> {v}' for k, v in cfg['follow'].items()) or 'none'}.", "",
-                markdown_table(spaces), ""]
         table = tables.get(model)
         if table is None or table.empty or ("note" in table and table.note.notna().all()):
             out += ["No tuning record: the study ran the configured settings.", ""]
             continue
+        threshold = table.threshold.dropna()
+        out += ["The search of the committed sweep (config/tuned/; criterion threshold "
+                f"{threshold.iloc[0]:.3g}):" if len(threshold) else "The search:", "",
+                markdown_table(searched_spaces(table)), ""]
         chosen = table[table.chosen.fillna(False).astype(bool) | table.method.isin(["base", "retain_ref"])]
         out += ["Chosen settings (validation films, held-out templates; base and retain_ref: the "
                 "controls):", "", markdown_table(chosen[[c for c in (
