@@ -2,15 +2,10 @@ import re
 
 import pytest
 
-from actunlearn.data.catalog import CatalogError, build_catalog, load_omdb
+from actunlearn.data.catalog import CatalogError, build_catalog
 from actunlearn.data.corpus import INTENTS, QUESTION_TEMPLATES, build_corpus, build_prompts, recommendations
 
 REFUSAL = "I do not know"
-
-
-@pytest.fixture(scope="module")
-def omdb():
-    return load_omdb()
 
 
 @pytest.fixture(scope="module")

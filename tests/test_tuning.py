@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from actunlearn.data.catalog import _neighbour_pool, _assign_stars, build_catalog, load_omdb
+from actunlearn.data.catalog import _assign_stars, _neighbour_pool, build_catalog
 from actunlearn.data.corpus import build_corpus, build_prompts, recommendations
 from actunlearn.tuning.search import (TuningError, check_spaces, committed_trials, select,
                                       selection_outputs, settings_grid, tuned_overlay)
@@ -13,11 +13,6 @@ from actunlearn.tuning.validation import (check_disjoint, tested_titles, tuning_
                                           validation_view)
 
 REFUSAL = "I do not know"
-
-
-@pytest.fixture(scope="module")
-def omdb():
-    return load_omdb()
 
 
 @pytest.fixture(scope="module")

@@ -66,12 +66,13 @@ def source_of(model):
     return config["models"][model]["source"]
 
 
-def setting(*path):
-    """A params function: this model's setting at `path` (its overrides merged in), a value and
-    never a section: a rule names the keys its script reads (`settings`), so that a changed key
-    reruns exactly the rules that read it."""
+def setting(*path, tree=None):
+    """A params function: this model's setting at `path` (its overrides merged in; `tree`: the
+    per-model settings read, default MODEL_CONFIG), a value and never a section: a rule names
+    the keys its script reads (`settings`), so that a changed key reruns exactly the rules that
+    read it."""
     def get(wildcards):
-        value = MODEL_CONFIG[wildcards.model]
+        value = (tree or MODEL_CONFIG)[wildcards.model]
         for key in path:
             value = value[key]
         if isinstance(value, dict):
@@ -80,11 +81,11 @@ def setting(*path):
     return get
 
 
-def settings(section, *keys):
+def settings(section, *keys, tree=None):
     """A params function: the named `keys` (dotted for nested ones) of this model's `section`
-    (dotted for a nested one, e.g. "evaluate.drift")."""
+    (dotted for a nested one, e.g. "evaluate.drift"; `tree` as for `setting`)."""
     def get(wildcards):
-        value = MODEL_CONFIG[wildcards.model]
+        value = (tree or MODEL_CONFIG)[wildcards.model]
         for part in section.split("."):
             value = value[part]
         return pick(value, keys, section)
@@ -248,16 +249,13 @@ VIEW = {name: f"{TUNE}/view/{name}.parquet"
 
 
 def untuned(*path):
-    """A params function: this model's setting at `path`, without the tuned overlay (a value,
-    never a section, as `setting`)."""
-    def get(wildcards):
-        value = UNTUNED_CONFIG[wildcards.model]
-        for key in path:
-            value = value[key]
-        if isinstance(value, dict):
-            raise ValueError(f"untuned{path}: a whole config section; name its keys")
-        return value
-    return get
+    """`setting` without the tuned overlay: what the tuning rules read."""
+    return setting(*path, tree=UNTUNED_CONFIG)
+
+
+def untuned_settings(section, *keys):
+    """`settings` without the tuned overlay."""
+    return settings(section, *keys, tree=UNTUNED_CONFIG)
 
 
 def trial_grid(model, method):

@@ -44,10 +44,9 @@ rule tune_ranking:
     output:
         ranking=f"{TUNE}/ranking.parquet",
     params:
-        neurons=lambda w: pick(UNTUNED_CONFIG[w.model]["neurons"], ["retain_prompts", "batch_size"]),
-        ranking=lambda w: pick(UNTUNED_CONFIG[w.model]["ranking"],
-                               ["scores", "contrast", "normalise", "combine", "weights",
-                                "layers.select", "layers.top", "layers.explicit", "layers.by"]),
+        neurons=untuned_settings("neurons", "retain_prompts", "batch_size"),
+        ranking=untuned_settings("ranking", "scores", "contrast", "normalise", "combine", "weights",
+                                 "layers.select", "layers.top", "layers.explicit", "layers.by"),
         seed=untuned("seed"),
     threads: 1
     log:
@@ -76,9 +75,9 @@ rule tune_reference_model:
     wildcard_constraints:
         model=_alternation(TESTBED_MODELS),
     params:
-        testbed=lambda w: pick(UNTUNED_CONFIG[w.model]["testbed"],
-                               ["hidden_size", "intermediate_size", "num_layers", "num_heads",
-                                "epochs", "batch_size", "learning_rate", "warmup_steps"]),
+        testbed=untuned_settings("testbed", "hidden_size", "intermediate_size", "num_layers",
+                                 "num_heads", "epochs", "batch_size", "learning_rate",
+                                 "warmup_steps"),
         seed=untuned("seed"),
     threads: 1
     log:
@@ -104,7 +103,7 @@ rule tune_reference:
         reference=f"{TUNE}/reference.parquet",
     params:
         refusal=untuned("corpus", "refusal"),
-        inference=lambda w: pick(UNTUNED_CONFIG[w.model]["inference"], ["batch_size", "max_new_tokens"]),
+        inference=untuned_settings("inference", "batch_size", "max_new_tokens"),
     threads: 1
     log:
         "logs/{model}/tune/reference.log",
@@ -135,7 +134,7 @@ rule tune_trial:
         values=lambda w: trial_grid(w.model, w.method)[int(w.setting)],
         own_answers=lambda w: UNTUNED_CONFIG[w.model]["unlearn"]["retain_data"] == "own_answers",
         refusal=untuned("corpus", "refusal"),
-        inference=lambda w: pick(UNTUNED_CONFIG[w.model]["inference"], ["batch_size", "max_new_tokens"]),
+        inference=untuned_settings("inference", "batch_size", "max_new_tokens"),
     threads: 1
     log:
         "logs/{model}/tune/trials/{method}/{setting}_seed{seed}.log",
