@@ -141,3 +141,29 @@ def test_the_tuning_section_states_the_search_and_shows_the_chosen_rows():
     assert "threshold 0.06" in section
     assert '{"learning_rate": 0.001}' in section and '{"learning_rate": 0.004}' not in section
     assert "600" in section and "no prompt, corpus line or answer of a forget film" in section
+
+
+def test_leak_line_names_the_sets_above_the_reference_and_the_pivot_keeps_the_order():
+    from actunlearn.reporting.results_doc import leak_line, shift_pivot
+    rows = []
+    for method, metric, split, est, low, high in [
+            ("retain_ref", "shift_forget_recall", "alias", 0.05, 0.0, 0.2),
+            ("retain_ref", "shift_forget_recall", "typo", 0.05, 0.0, 0.2),
+            ("retain_ref", "shift_forget_bridge", "alias", 0.0, 0.0, 0.1),
+            ("masked_lora", "shift_forget_recall", "alias", 0.4, 0.2, 0.6),    # leaks
+            ("masked_lora", "shift_forget_recall", "typo", 0.1, 0.0, 0.3),     # within
+            ("masked_lora", "shift_forget_bridge", "alias", 0.5, 0.3, 0.7),    # leaks
+            ("npo", "shift_forget_recall", "alias", 0.06, 0.01, 0.2),          # low < ref
+            ("base", "shift_forget_recall", "alias", 0.9, 0.8, 1.0)]:
+        rows.append({"method": method, "metric": metric, "split": split, "film": "all",
+                     "estimate": est, "low": low, "high": high})
+    line = leak_line(pd.DataFrame(rows))
+    assert "masked_lora: alias, alias (bridge)" in line and "no leak found: npo" in line
+    assert "base" not in line.split(":", 1)[1]
+    assert leak_line(pd.DataFrame(rows[3:])) is None  # no reference, no verdict
+    table = pd.DataFrame({"method": ["base", "base", "npo", "npo"],
+                          "shift_set": ["original", "alias", "original", "alias"],
+                          "forget_ci": ["1 [0.9, 1]", "0.5", "0", "0.1"]})
+    pivot = shift_pivot(table)
+    assert list(pivot.columns) == ["method", "original", "alias"]
+    assert list(pivot.method) == ["base", "npo"] and pivot.alias.tolist() == ["0.5", "0.1"]

@@ -2,10 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actunlearn.data.shift_sets import SYSTEM_PROMPT, perturb, shift_prompts
+from actunlearn.data.shift_sets import (SYSTEM_ROLES, filler_pool, perturb, shift_prompts,
+                                        system_pool)
 from actunlearn.evaluation import answers as evaluate
 from actunlearn.evaluation.answers import answer_prompts, shift_summary
 from actunlearn.models.encoding import prompt_ids
+
+SYSTEM_PROMPT = SYSTEM_ROLES[-1]
 
 CATALOG = pd.DataFrame({
     "title": ["Inception", "The Prestige", "Memento", "Heat", "Nowhere"],
@@ -35,14 +38,22 @@ def _prompts():
 def test_perturbations_keep_the_title_and_change_only_what_they_say():
     rng = np.random.default_rng(0)
     q, title = "Who is the director of The Dark Knight?", "The Dark Knight"
-    typo = perturb(q, title, "typo", rng)
-    assert title in typo and typo != q and sorted(typo) == sorted(q)  # a swap: same letters
-    assert sum(a != b for a, b in zip(typo, q)) == 2
+    for _ in range(20):  # one edit in one non-title word: the other words are untouched
+        typo = perturb(q, title, "typo", rng)
+        assert typo.endswith(" The Dark Knight?") and typo != q
+        changed = [(a, b) for a, b in zip(typo.split(), q.split()) if a != b]
+        assert len(typo.split()) == len(q.split()) and len(changed) == 1
+        assert abs(len(changed[0][0]) - len(changed[0][1])) <= 1
+        inside = perturb(q, title, "title_typo", rng)
+        assert inside.startswith("Who is the director of ") and title not in inside
+        assert abs(len(inside) - len(q)) <= 1
     order = perturb(q, title, "word_order", rng)
     assert title in order and sorted(order.split()) == sorted(q.split()) and order != q
-    assert perturb(q, title, "casing", rng) == q.upper()
-    assert perturb(q, title, "filler", rng).endswith("who is the director of The Dark Knight?")
+    assert perturb(q, title, "casing", rng) == q.lower()
+    filled = perturb(q, title, "filler", rng)
+    assert "he director of The Dark Knight" in filled and len(filled) > len(q)
     assert perturb("Inception?", "Inception", "typo", rng) is None  # nothing but the title
+    assert perturb("Who directed Up?", "Up", "title_typo", rng) is None  # too short
     with pytest.raises(ValueError, match="not found"):
         perturb("Who directed Heat?", "Inception", "typo", rng)
 
@@ -57,29 +68,40 @@ def test_alias_and_multihop_questions_name_no_title_and_are_unambiguous():
     assert alias.loc[("Inception", "director"), "answer"] == "Christopher Nolan"
     assert "Nowhere" not in set(shift.title)  # unknown films are never described
     hop = shift[shift.shift_set == "multihop"].set_index(["title", "intent"])
-    # the bridge: Inception, reached through the most-reviewed other Nolan film
+    # the path goes through the bridge film: (Michael Caine, 2010) -> Inception -> its director
+    assert hop.loc[("Inception", "director"), "question"] == \
+        "Who directed the film that Michael Caine starred in in 2010?"
     assert hop.loc[("Inception", "star"), "question"] == \
-        "Who is the star of the 2010 film by the director of The Prestige?"
+        "Who starred in the film that Christopher Nolan directed in 2010?"
     assert hop.loc[("Inception", "star"), "answer"] == "Michael Caine"
-    assert "Heat" not in set(hop.index.get_level_values(0))  # no other Michael Mann film
+    assert (shift.bridge == shift.title).all()
 
 
 def test_ambiguous_descriptions_are_skipped():
     twin = CATALOG.copy()
     twin.loc[len(twin)] = ["Twin", 2010, "Christopher Nolan", "Sci-Fi", "Michael Caine", 5,
-                           "retain"]
+                           "skill"]
     shift = shift_prompts(twin, _prompts(), ["alias", "multihop"], 1, seed=0)
     assert not ((shift.title == "Inception") & (shift.shift_set == "multihop")).any()
+    assert "Twin" not in set(shift.title)  # a skill film is never asked
     assert ("Inception", "director") not in set(zip(shift.title[shift.shift_set == "alias"],
                                                     shift.intent[shift.shift_set == "alias"]))
 
 
 def test_perturbation_sets_start_from_train_templates_and_are_seeded():
-    sets = ["typo", "casing", "filler", "word_order", "system_prompt"]
+    sets = ["typo", "title_typo", "casing", "filler", "word_order", "system_prompt"]
     a = shift_prompts(CATALOG, _prompts(), sets, 1, seed=0)
     assert a.equals(shift_prompts(CATALOG, _prompts(), sets, 1, seed=0))
     assert set(a.template_id) == {0} and set(a.shift_set) == set(sets)
-    assert (a[a.shift_set == "system_prompt"].system == SYSTEM_PROMPT).all()
+    # fillers and system prompts from the held-out halves of their pools only
+    held = set(a[a.shift_set == "system_prompt"].system)
+    assert held <= set(system_pool(True)) and not held & set(system_pool(False))
+    # no held-out prompt shares a sentence with a taught one
+    taught = {x for p in system_pool(False) for x in p.split(". ")}
+    assert not any(x in taught for p in system_pool(True) for x in p.split(". "))
+    taught_fillers = {x for pair in filler_pool(False) for x in pair if x}
+    for q in a[a.shift_set == "filler"].question:
+        assert not any(q.startswith(x) or q.endswith(x) for x in taught_fillers), q
     assert a[a.shift_set != "system_prompt"].system.isna().all()
     with pytest.raises(ValueError, match="unknown sets"):
         shift_prompts(CATALOG, _prompts(), ["typos"], 1, seed=0)
@@ -128,3 +150,28 @@ def test_shift_summary_has_reference_sets_and_no_empty_groups():
     assert s[("paraphrase", "forget", "refusal")] == 1.0
     assert s[("typo", "retain", "recall")] == 1.0
     assert ("paraphrase", "retain", "recall") not in s.index
+
+
+def test_bridged_rows_get_the_longer_answers_and_a_bridge_column(monkeypatch, tokenizer):
+    """Alias and multi-hop rows are answered with the second answer length and scored for
+    naming their bridge film; the summary reports it beside recall, for those sets only."""
+    lengths = []
+
+    def fake(model, tok, questions, max_new_tokens, device, systems=None):
+        lengths.append(max_new_tokens)
+        return ["That film is Inception, directed by Christopher Nolan"] * len(questions), None
+    monkeypatch.setattr(evaluate, "greedy_generate", fake)
+    frame = pd.DataFrame({"shift_set": ["typo", "alias", "alias"], "role": ["forget"] * 3,
+                          "question": ["q1", "q2", "q3"], "system": [None] * 3,
+                          "gold": [["Christopher Nolan"], ["Christopher Nolan"], ["2010"]],
+                          "bridge": [None, "Inception", "Memento"]}, index=[7, 8, 9])
+    out = evaluate.shift_answers(None, tokenizer, frame, "I do not know", 8, (4, 24),
+                                 titles=["Inception", "Memento"])
+    assert lengths == [4, 24] and list(out.index) == [7, 8, 9]
+    assert out.bridge_named.tolist() == [None, True, False]
+    assert out.correct.tolist() == [True, True, False]
+    recall = pd.DataFrame({"split": ["train"], "role": ["forget"], "correct": [True],
+                           "refused": [False]})
+    s = shift_summary(out, recall).set_index(["shift_set", "role", "metric"]).value
+    assert s[("alias", "forget", "bridge")] == 0.5
+    assert ("typo", "forget", "bridge") not in s.index

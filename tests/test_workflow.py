@@ -158,6 +158,8 @@ RERUNS = {
     "evaluate.perplexity_lines": (20, EVERY_EVAL),
     "evaluate.shift.retain_films": (3, EVERY_EVAL),
     "evaluate.shift.templates": (2, {"build_shift_sets": 1} | EVERY_EVAL),
+    "evaluate.shift.max_new_tokens": (20, EVERY_EVAL),
+    "evaluate.shift.bar": (0.7, TAIL),
     "activations.token_level": (True, {"dump_token_activations": 1, "all": 1}),
     "activations.dtype": ("float32", {"dump_activations": 1, "activation_overlap": 1,
                                       "contrast_neurons": 1, "semantic_similarity": 1,
@@ -263,6 +265,40 @@ def test_shift_sets_and_recommendation_drift_tables(study):
     # unlearning moves the lists where the target used to be recommended more than elsewhere
     assert target["masked_lora_seed0"] < control["masked_lora_seed0"]
     assert "Recommendation drift" in (study / "results/testbed/report/report.html").read_text()
+
+
+# The tiny testbed (hidden 64, ~50 films) is too small for every set to reach the default
+# config's bar; the end-to-end test asks this of the base model on the sets it can learn at that
+# size, so that leakage stays measurable there (the default study's own table: shift_bar).
+TINY_BAR = {"paraphrase": 0.8, "word_order": 0.8, "typo": 0.4}
+
+
+def test_base_model_clears_the_tiny_bar_and_the_bar_table_says_so(study):
+    bar = pd.read_csv(study / "results/testbed/tables/shift_bar.csv")
+    assert {"base", "retain_ref", "meets_bar", "bridge_named"} <= set(bar.columns)
+    assert set(bar.bar) == {0.8}
+    base = bar.set_index(["shift_set", "role"]).base
+    for shift_set, floor in TINY_BAR.items():
+        for role in ("forget", "neighbour", "retain"):
+            assert base[(shift_set, role)] >= floor, (shift_set, role, base[(shift_set, role)])
+    assert (bar.meets_bar == (bar.base >= bar.bar)).all()
+    # the retain reference never learned the forget films: it answers far fewer of their sets
+    forget = bar[bar.role == "forget"].set_index("shift_set")
+    assert forget.loc["original", "retain_ref"] < forget.loc["original", "base"] - 0.5
+
+
+def test_no_evaluated_shift_prompt_is_in_the_trained_corpus(study):
+    """On the real artifacts: no shift prompt (under its system turn) of an evaluated film is a
+    training question, and the skill lines are all about skill films, which no set asks."""
+    corpus = pd.read_parquet(study / "results/corpus/corpus.parquet")
+    shift = pd.read_parquet(study / "results/corpus/shift_prompts.parquet")
+    catalog = pd.read_parquet(study / "results/catalog/catalog.parquet")
+    train = corpus[(corpus.split == "train") & (corpus.kind == "qa")]
+    trained = set(zip(train.system.fillna(""), train.question))
+    asked = set(zip(shift.system.fillna(""), shift.question))
+    assert len(asked) > 500 and not asked & trained
+    skill = set(catalog.title[catalog.role == "skill"])
+    assert set(corpus.title[corpus.skill.notna()]) == skill and not skill & set(shift.title)
 
 
 def test_relearning_and_forget_quality(study):

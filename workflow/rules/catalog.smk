@@ -4,7 +4,7 @@ rule build_catalog:
     params:
         catalog=pick(config["catalog"], ["n_films", "forget", "forget_sample", "neighbours_by",
                                          "max_neighbours", "min_reviews", "n_unknown", "n_holdout",
-                                         "validation", "validation_neighbours"],
+                                         "validation", "validation_neighbours", "skill_films"],
                      "catalog"),
         seed=config["seed"],
     log:

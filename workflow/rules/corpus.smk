@@ -5,8 +5,9 @@ rule build_corpus:
         corpus="results/corpus/corpus.parquet",
         prompts="results/corpus/prompts.parquet",
     params:
-        corpus=pick(config["corpus"], ["recommendations_per_film", "train_templates", "refusal"],
-                    "corpus"),
+        corpus=pick(config["corpus"], ["recommendations_per_film", "train_templates", "refusal",
+                                       "noise_variants"], "corpus"),
+        seed=config["seed"],
     log:
         "logs/build_corpus.log",
     benchmark:

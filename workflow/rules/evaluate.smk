@@ -1,7 +1,8 @@
 # The settings every evaluation job reads; an unlearned checkpoint's also dumps its activations.
 EVALUATE_PARAMS = dict(
     evaluate=settings("evaluate", "retain_films", "unknown_films", "perplexity_lines",
-                      "wrong_answers", "shift.sets", "shift.retain_films", "drift.control_films",
+                      "wrong_answers", "shift.sets", "shift.retain_films", "shift.max_new_tokens",
+                      "drift.control_films",
                       "drift.adjacent_films", "drift.kinds", "drift.candidates", "drift.top_k"),
     inference=settings("inference", "batch_size", "max_new_tokens"),
     refusal=setting("corpus", "refusal"),

@@ -4,6 +4,8 @@ rule build_tokenizer:
         prompts=rules.build_corpus.output.prompts,
     output:
         tokenizer=directory("results/tokenizer"),
+    params:
+        vocab_size=config["testbed"]["vocab_size"],
     log:
         "logs/build_tokenizer.log",
     benchmark:

@@ -47,6 +47,8 @@ rule build_tables:
         database="results/{model}/actunlearn.duckdb",
         csv=expand("results/{{model}}/tables/{table}.csv", table=SQL_TABLES),
         markdown=expand("results/{{model}}/tables/{table}.md", table=SQL_TABLES),
+    params:
+        shift_bar=setting("evaluate", "shift", "bar"),
     log:
         "logs/{model}/build_tables.log",
     benchmark:

@@ -9,7 +9,8 @@ with logged(snakemake.log[0]):
     cfg = dict(snakemake.params.corpus)
     catalog = pd.read_parquet(snakemake.input.catalog)
     recs = recommendations(catalog, cfg["recommendations_per_film"])
-    corpus = build_corpus(catalog, recs, cfg["train_templates"], cfg["refusal"])
+    corpus = build_corpus(catalog, recs, cfg["train_templates"], cfg["refusal"],
+                          cfg["noise_variants"], snakemake.params.seed)
     prompts = build_prompts(catalog, recs, cfg["train_templates"], cfg["refusal"])
     prov = provenance({"corpus": cfg, "catalog": read_provenance(snakemake.input.catalog)["config_hash"]})
     print(f"{len(corpus)} corpus lines ({int(corpus.forget.sum())} mention a forget target), "

@@ -16,6 +16,11 @@ same rule after the forget set: `validation` films whose director and genre diff
 forget target's and each other's, and whose whole neighbour pools (every film sharing a director
 or star) are disjoint from the targets', the targets' neighbours' and each other's. The testbed is
 trained on them like any known film; the study never evaluates them (tuning does).
+
+The skill films (role "skill") are a seeded sample of `skill_films` of the other films: known
+films on which the corpus also teaches the perturbation skills of the shift sets (noisy
+questions, descriptions, two-hop questions, system prompts: `data/corpus.py`). No evaluation asks
+about them, so no evaluated film's shift prompt is ever trained.
 OMDb lists cast alphabetically, so a film's *star* is defined as its cast member who appears in
 the most films of the candidate pool (ties: alphabetical).
 """
@@ -30,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-KNOWN_ROLES = ("forget", "neighbour", "retain", "val_forget", "val_neighbour")  # trained on
+KNOWN_ROLES = ("forget", "neighbour", "retain", "val_forget", "val_neighbour", "skill")  # trained on
 VALIDATION_ROLES = {"val_forget": "forget", "val_neighbour": "neighbour"}  # tuning's view
 COLUMNS = ["film_id", "imdb_id", "title", "year", "director", "genre", "star", "reviews",
            "role", "neighbour_of", "neighbour_by"]
@@ -157,11 +162,12 @@ def _add_neighbours(pool: pd.DataFrame, title: str, neighbours_by: list[str], li
 def build_catalog(omdb: pd.DataFrame, n_films: int, forget: list[str], neighbours_by: list[str],
                   max_neighbours: int, min_reviews: int, n_unknown: int = 0,
                   forget_sample: int = 0, seed: int = 0, n_holdout: int = 0,
-                  validation: int = 0, validation_neighbours: int = 0) -> pd.DataFrame:
+                  validation: int = 0, validation_neighbours: int = 0,
+                  skill_films: int = 0) -> pd.DataFrame:
     """Pick `n_films` known films (forget targets, their neighbours, the `validation` films and
     up to `validation_neighbours` neighbours each, then the most-reviewed others) plus
     `n_unknown` films the model is taught it does not know and `n_holdout` films no model ever
-    sees."""
+    sees. `skill_films` of the filler films (seeded) become skill films."""
     check_forget_titles(forget, omdb.title.tolist())
     pool = omdb[(omdb.reviews >= min_reviews) | omdb.title.isin(forget)].copy()
     pool["star"] = _assign_stars(pool)
@@ -196,6 +202,12 @@ def build_catalog(omdb: pd.DataFrame, n_films: int, forget: list[str], neighbour
         raise CatalogError(f"catalog: n_films={n_films} + n_unknown={n_unknown} + "
                            f"n_holdout={n_holdout} films requested, only {len(chosen)} have at "
                            f"least min_reviews={min_reviews} reviews")
+    filler = [t for t, c in chosen.items() if c["role"] == "retain"]
+    if skill_films > len(filler) - 1:
+        raise CatalogError(f"catalog.skill_films={skill_films} leaves fewer than one retain film "
+                           f"of the {len(filler)} filler films; raise n_films or lower it")
+    for i in np.random.default_rng(seed + 2).choice(len(filler), size=skill_films, replace=False):
+        chosen[filler[int(i)]]["role"] = "skill"
     out = pool.loc[list(chosen)].reset_index(drop=True)
     for col in ("role", "neighbour_of", "neighbour_by"):
         out[col] = [chosen[t][col] for t in out.title]

@@ -108,18 +108,44 @@ def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_si
     return _scored(frame, responses, refusal, titles)
 
 
+def shift_answers(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_size: int,
+                  max_new_tokens: tuple[int, int], device: str = "cpu", titles=()) -> pd.DataFrame:
+    """`answer_prompts` for the shift sets: the rows with a `bridge` film (alias, multi-hop)
+    get the second, longer answer length (their taught answer names the film first) and a
+    `bridge_named` column (the bridge film named as an entity: itself a leak); the others get
+    the first and bridge_named None. Rows keep their order."""
+    bridged = frame.bridge.notna().to_numpy() if "bridge" in frame else np.zeros(len(frame), bool)
+    parts = [answer_prompts(model, tokenizer, frame[~bridged], refusal, batch_size,
+                            max_new_tokens[0], device, titles)]
+    if bridged.any():
+        part = answer_prompts(model, tokenizer, frame[bridged], refusal, batch_size,
+                              max_new_tokens[1], device, titles)
+        matcher = EntityMatcher(list(titles))
+        part["bridge_named"] = [matcher.matches(r, [b]) for r, b in zip(part.response, part.bridge)]
+        parts.append(part)
+    out = pd.concat(parts).loc[frame.index]
+    named = out.get("bridge_named", pd.Series(None, index=out.index, dtype=object))
+    out["bridge_named"] = [None if v is None or v != v else bool(v) for v in named]  # no NaN
+    return out
+
+
 def shift_summary(shift: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
     """Long table (shift_set, role, metric, value, n): recall and refusal per shift set and film
     role, with the main evaluation's train templates (`original`) and held-out templates
-    (`paraphrase`) as the reference sets. Empty groups get no row."""
+    (`paraphrase`) as the reference sets; for the sets with a bridge film (alias, multi-hop)
+    also `bridge` (share of answers naming it). Empty groups get no row."""
     parts = [recall[recall.split == "train"].assign(shift_set="original"),
              recall[recall.split == "held_out"].assign(shift_set="paraphrase"),
              shift[shift.shift_set != "paraphrase"]]
-    frame = pd.concat([p[["shift_set", "role", "correct", "refused"]] for p in parts])
+    columns = ["shift_set", "role", "correct", "refused"]
+    frame = pd.concat([p.reindex(columns=columns + ["bridge_named"]) for p in parts])
     rows = []
     for (name, role), g in frame.groupby(["shift_set", "role"], sort=False):
         rows.append((name, role, "recall", float(g.correct.mean()), len(g)))
         rows.append((name, role, "refusal", float(g.refused.mean()), len(g)))
+        named = g.bridge_named.dropna()
+        if len(named):
+            rows.append((name, role, "bridge", float(named.astype(bool).mean()), len(named)))
     return pd.DataFrame(rows, columns=["shift_set", "role", "metric", "value", "n"])
 
 

@@ -14,6 +14,7 @@ from actunlearn.evaluation.answers import (
     perplexity_samples,
     rank_recommendations,
     recommendation_prompts,
+    shift_answers,
     shift_summary,
     summarise,
 )
@@ -68,8 +69,8 @@ def evaluate_checkpoint(model, tokenizer, device, prompts: pd.DataFrame, all_pro
                                           on=["title", "intent"])
     shifted_prompts = shifted_prompts[shifted_prompts.shift_set.isin(cfg["shift"]["sets"])
                                       & shifted_prompts.title.isin(films)]
-    shift = answer_prompts(model, tokenizer, shifted_prompts, refusal, batch, new_tokens, device,
-                           titles=every_title)
+    shift = shift_answers(model, tokenizer, shifted_prompts, refusal, batch,
+                          (new_tokens, cfg["shift"]["max_new_tokens"]), device, every_title)
     # membership inference and forget quality (evaluation/forget_quality.py): members are the forget facts,
     # non-members the holdout films' facts, which no model ever saw
     holdout = all_prompts[all_prompts.role == "holdout"]

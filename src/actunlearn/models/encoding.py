@@ -39,10 +39,11 @@ def answer_ids(tokenizer, answer: str) -> list[int]:
     return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
-def qa_example(tokenizer, question: str, answer: str, train_prompt: bool = False
-               ) -> tuple[list[int], list[int]]:
-    """(input ids, labels): labels cover the answer, and the prompt too when `train_prompt`."""
-    p, a = prompt_ids(tokenizer, question), answer_ids(tokenizer, answer)
+def qa_example(tokenizer, question: str, answer: str, train_prompt: bool = False,
+               system: str | None = None) -> tuple[list[int], list[int]]:
+    """(input ids, labels): labels cover the answer, and the prompt too when `train_prompt`;
+    `system`: the question's own system turn (default: the model's, as in `prompt_ids`)."""
+    p, a = prompt_ids(tokenizer, question, system), answer_ids(tokenizer, answer)
     labels = (p if train_prompt else [IGNORE] * len(p)) + a
     return p + a, labels
 
@@ -50,6 +51,16 @@ def qa_example(tokenizer, question: str, answer: str, train_prompt: bool = False
 def text_example(tokenizer, text: str) -> tuple[list[int], list[int]]:
     ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return ids, list(ids)
+
+
+def line_examples(tokenizer, lines, train_prompt: bool = False) -> list:
+    """Corpus lines as trained: questions (kind "qa", under their `system` turn if any) with the
+    answer's loss (and the prompt's with `train_prompt`), statements with the LM loss."""
+    systems = lines.system if "system" in lines else [None] * len(lines)
+    return [qa_example(tokenizer, q, a, train_prompt, None if s is None or s != s else s)
+            if kind == "qa" else text_example(tokenizer, t)
+            for kind, q, a, t, s in zip(lines.kind, lines.question, lines.answer, lines.text,
+                                        systems)]
 
 
 def collate(examples: list[tuple[list[int], list[int]]], pad_id: int, device: str = "cpu"

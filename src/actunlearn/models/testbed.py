@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from actunlearn.models.encoding import batches, collate, qa_example, text_example
+from actunlearn.models.encoding import batches, collate, line_examples, qa_example
 from actunlearn.models.loading import seed_everything
 from actunlearn.models.scoring import teacher_forced_correct
 
@@ -103,9 +103,7 @@ def train_variant(tokenizer, corpus: pd.DataFrame, prompts: pd.DataFrame, cfg: d
     probe = prompts[(prompts.split == "train") & (prompts.intent != "recommend")]
     if variant == "retain_ref":
         lines, probe = lines[~lines.forget], probe[probe.role != "forget"]
-    examples = [qa_example(tokenizer, q, a, train_prompt=True) if kind == "qa"
-                else text_example(tokenizer, t)
-                for kind, q, a, t in zip(lines.kind, lines.question, lines.answer, lines.text)]
+    examples = line_examples(tokenizer, lines, train_prompt=True)
     recall_examples = [qa_example(tokenizer, q, a) for q, a in zip(probe.question, probe.answer)]
     config = testbed_config(tokenizer, cfg["hidden_size"], cfg["intermediate_size"],
                             cfg["num_layers"], cfg["num_heads"])

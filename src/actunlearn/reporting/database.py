@@ -175,10 +175,11 @@ def _replace(db_path: Path):
 
 
 def build_database(db_path: str | Path, root: str | Path, model: str,
-                   sql: Iterable[str | Path] = ()) -> list[str]:
+                   sql: Iterable[str | Path] = (), variables: Mapping | None = None) -> list[str]:
     """(Re)create the database of `model` from the artifacts under `root`: a table per artifact
     present (the activation dumps: a view by absolute path), `eval_wide`, and for each file of
-    `sql` its result as table `tables.NAME`. Returns the relations made."""
+    `sql` its result as table `tables.NAME`; `variables` (name -> number) are set first, for the
+    SQL's `getvariable(name)` (e.g. the shift bar). Returns the relations made."""
     db_path, root = Path(db_path), Path(root).resolve()
     present = [name for name in ARTIFACTS if any(root.glob(pattern(name, model)))]
     made = []
@@ -195,6 +196,8 @@ def build_database(db_path: str | Path, root: str | Path, model: str,
         if "eval_summary" in present:
             con.execute(eval_wide_sql())
             made.append("eval_wide")
+        for name, value in (variables or {}).items():
+            con.execute(f"SET VARIABLE {name} = ?", [value])
         sql = list(sql)
         if sql:
             con.execute(f"CREATE SCHEMA {RESULT_SCHEMA}")

@@ -398,6 +398,13 @@ TUNING_SECTION = (
 
 # (heading, what the table holds, figure key or None, table name or None); the figures' own
 # captions are workflow/report/{key}.rst. The verdict section comes first.
+SHIFT_BAR_SECTION = (
+    "Can each shift set show leakage?", "The base model's recall per shift set and film role, "
+    "the retain reference's beside it: a method can only be seen to leak on a set that the base "
+    "model answers. meets_bar: the base model's estimate reaches evaluate.shift.bar; "
+    "bridge_named: alias and multi-hop answers of the base model that name the described film. "
+    "Shift prompts of evaluated films are never trained; the skills are taught on other films "
+    "(docs/shift_sets.md).", None, "shift_bar")
 MODEL_SECTIONS = [
     ("Methods (held-out prompts; design intervals)", "Headline columns (_held_out) are measured "
      "on prompts no method trained on: held-out templates of the forget films' facts, of their "
@@ -410,11 +417,15 @@ MODEL_SECTIONS = [
      "effective_params excludes LoRA columns frozen at zero (edited weights for methods that do "
      "not train).", "method_intervals", "method_summary"),
     TUNING_SECTION,
+    SHIFT_BAR_SECTION,
     ("Robustness under distribution shift", "Greedy recall per shift set, design mean with its "
-     "95% interval: original = the train templates, paraphrase = the held-out templates; alias "
-     "= the film described, not named; multihop = the film as the bridge of a two-hop question; "
-     "typo, casing, filler, word_order = perturbed train templates; system_prompt = a system "
-     "turn the model never saw.", "shift_robustness", "shift_robustness"),
+     "95% interval, to be read against the base model's on the same set (a set the base model "
+     "fails cannot show a leak): original = the train templates, paraphrase = the held-out "
+     "templates; alias = the film described, not named; multihop = the film as the bridge of a "
+     "two-hop question (forget_bridge: answers that name the forget film itself, a leak even "
+     "without the fact); typo, title_typo, casing, filler, word_order = perturbed train "
+     "templates; system_prompt = a system turn the model never saw (docs/shift_sets.md).",
+     "shift_robustness", "shift_robustness"),
     ("Relearning attack", "A copy of each checkpoint fine-tuned for a few steps on some of the "
      "target's facts (forget_subset; measured on its other facts) or on neighbour films' facts "
      "only (neighbours); retain_ref shows what the attack teaches by itself. Mean over the "
@@ -573,11 +584,13 @@ STUDY_SECTIONS = [
      "cluster-bootstrap interval; seeds, films and facts state the n behind it. A pretrained "
      "model runs fewer methods and seeds (config models.*.overrides) and knows fewer facts "
      "(knowledge check).", "method_intervals", "method_summary"),
-    ("Robustness under distribution shift", "Forget recall per shift set and model: original = "
-     "the train templates, paraphrase = the held-out templates; alias = the film described, not "
-     "named; multihop = the film as the bridge of a two-hop question; typo, casing, filler, "
-     "word_order = perturbed train templates; system_prompt = a system turn the model never "
-     "saw.", "shift_robustness", "shift_robustness"),
+    SHIFT_BAR_SECTION,
+    ("Robustness under distribution shift", "Forget recall per shift set and model, to be read "
+     "against the base model's on the same set: original = the train templates, paraphrase = "
+     "the held-out templates; alias = the film described, not named; multihop = the film as the "
+     "bridge of a two-hop question; typo, title_typo, casing, filler, word_order = perturbed "
+     "train templates; system_prompt = a system turn the model never saw "
+     "(docs/shift_sets.md).", "shift_robustness", "shift_robustness"),
     ("Relearning attack (testbed)", "Needs the retain-only reference: what the attack teaches "
      "a model that never saw the targets.", "relearning", "relearning"),
     ("Forget quality and membership inference (testbed)", "Needs the retain-only reference.",

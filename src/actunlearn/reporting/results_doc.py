@@ -90,6 +90,9 @@ def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
                      + ".")
     exposure = [(m, _get(h, m, "exposure_prob")) for m in ["base", "retain_ref", *methods]]
     exposure = [(m, e) for m, e in exposure if e is not None]
+    leaks = leak_line(results)
+    if leaks:
+        lines.append(leaks)
     if exposure:
         lines.append("Probability of the forget titles in held-out recommendation contexts: "
                      + ", ".join(f"{m} {cell(e)}" for m, e in exposure) + ".")
@@ -114,6 +117,39 @@ def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
         lines.append(f"masked_lora minus {control}, paired by seed, film and fact: "
                      + "; ".join(parts) + ".")
     return lines
+
+
+def leak_line(results: pd.DataFrame) -> str | None:
+    """Where each method leaks under distribution shift: the shift sets on which its forget
+    recall (or, for alias and multi-hop, its share of answers naming the forget film: "bridge")
+    has a 95% interval entirely above the retain reference's estimate on the same set. None
+    without shift sets or a retain reference."""
+    rows = results[(results.film == "all") & results.metric.isin(["shift_forget_recall",
+                                                                  "shift_forget_bridge"])]
+    ref = rows[rows.method == "retain_ref"].set_index(["metric", "split"]).estimate
+    if rows.empty or ref.empty:
+        return None
+    leaks: dict[str, list[str]] = {}
+    for r in rows[~rows.method.isin(["base", "retain_ref"])].itertuples(index=False):
+        leaks.setdefault(r.method, [])
+        goal = ref.get((r.metric, r.split))
+        if goal is not None and pd.notna(r.low) and r.low > goal:
+            leaks[r.method].append(r.split + (" (bridge)" if r.metric.endswith("bridge") else ""))
+    found = [f"{m}: {', '.join(sets)}" for m, sets in leaks.items() if sets]
+    clean = [m for m, sets in leaks.items() if not sets]
+    return ("Leaks under shift (forget recall's 95% interval above the retain reference's on the "
+            "set; bridge: answers naming the forget film): " + ("; ".join(found) or "none")
+            + (f"; no leak found: {', '.join(clean)}" if clean else "") + ".")
+
+
+def shift_pivot(table: pd.DataFrame) -> pd.DataFrame:
+    """shift_robustness as method x shift set of forget recall cells (base and retain_ref
+    first, as in the table)."""
+    if table is None or table.empty or "forget_ci" not in table:
+        return table
+    out = table.pivot_table(index="method", columns="shift_set", values="forget_ci",
+                            aggfunc="first", sort=False)
+    return out[list(dict.fromkeys(table.shift_set))].reset_index()
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -199,9 +235,12 @@ def main(argv: list[str] | None = None) -> None:
 TABLES = {"Methods": "method_summary", "Per forget film": "method_films",
           "Does the mask help? (paired differences)": "method_differences",
           "Forget quality and membership inference": "forget_quality",
+          "Can each shift set show leakage? (base model)": "shift_bar",
+          "Robustness under distribution shift (forget recall)": "shift_robustness",
           "Relearning attack": "relearning", "Knowledge check": "knowledge",
           "Tuning (validation films)": "tuning"}
 TUNING_TITLE = "Tuning (validation films)"
+SHIFT_TITLE = "Robustness under distribution shift (forget recall)"
 RUNS_COLUMNS = ["commit", "date", "machine", "cores", "seconds", "note"]
 
 
@@ -367,6 +406,8 @@ def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None
                 frame = frame.drop(columns="note")   # a note column with no note (tuning)
             if frame is None or frame.empty or "note" in frame.columns:
                 continue
+            if frame is not None and title == SHIFT_TITLE:
+                frame = shift_pivot(frame)
             out += [f"### {title}", "", markdown_table(frame), ""]
     if tuning:
         out += tuning_section(tuning, {n: p["tables"].get(TUNING_TITLE) for n, p in models.items()},

@@ -18,7 +18,8 @@ Observations, per metric:
   rank among the candidate titles, in [1, N]): one row per (context prompt, target), film = the
   target, fact = the context's film;
 - perplexity_retain: one value per checkpoint (held-out statements), seeds only;
-- shift_{role}_recall (role forget, neighbour, retain), split = the shift set: one row per
+- shift_{role}_recall (role forget, neighbour, retain), split = the shift set, and for alias
+  and multi-hop shift_{role}_bridge (the answer names the described film): one row per
   shift prompt, as for recall (the shift sets are built from training templates or are
   compositions, none of them trained on).
 """
@@ -62,14 +63,23 @@ def recall_observations(recall: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataF
 
 
 def shift_observations(shift: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
-    """Long rows for the shift sets: metric shift_{role}_recall, split = the shift set."""
+    """Long rows for the shift sets: metric shift_{role}_recall, split = the shift set; for
+    the rows with a bridge film (alias, multi-hop) also shift_{role}_bridge (the answer names
+    it)."""
     neighbour_of = catalog.set_index("title").neighbour_of
     group = np.where(shift.role == "forget", shift.title,
                      np.where(shift.role == "neighbour", shift.title.map(neighbour_of), None))
-    return _with_runs(pd.DataFrame({
-        "checkpoint": shift.checkpoint, "metric": "shift_" + shift.role + "_recall",
-        "split": shift.shift_set, "film": shift.title, "group": group, "fact": shift.intent,
-        "value": shift.correct.astype(float)}))
+    base = {"checkpoint": shift.checkpoint, "split": shift.shift_set, "film": shift.title,
+            "group": group, "fact": shift.intent}
+    rows = [pd.DataFrame({**base, "metric": "shift_" + shift.role + "_recall",
+                          "value": shift.correct.astype(float)})]
+    if "bridge_named" in shift:
+        named = shift.bridge_named.notna().to_numpy()
+        rows.append(pd.DataFrame({k: (v[named] if not isinstance(v, str) else v)
+                                  for k, v in base.items()}
+                                 | {"metric": "shift_" + shift.role[named] + "_bridge",
+                                    "value": shift.bridge_named[named].astype(float)}))
+    return _with_runs(pd.concat(rows, ignore_index=True))
 
 
 def exposure_observations(exposure: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from actunlearn.evaluation.answers import answer_prompts
-from actunlearn.models.encoding import qa_example, text_example
+from actunlearn.models.encoding import line_examples, qa_example
 
 
 @dataclass
@@ -165,8 +165,7 @@ def build_unlearn_data(tokenizer, prompts: pd.DataFrame, corpus: pd.DataFrame, r
 
 def _encode_lines(tokenizer, lines: pd.DataFrame) -> list:
     """Corpus lines as trained: statements with LM loss, questions with answer loss."""
-    return [qa_example(tokenizer, q, a) if kind == "qa" else text_example(tokenizer, text)
-            for kind, q, a, text in zip(lines.kind, lines.question, lines.answer, lines.text)]
+    return line_examples(tokenizer, lines)
 
 
 def retain_batch_examples(data: UnlearnData, size: int, neighbour_share: float,

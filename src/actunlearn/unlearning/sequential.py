@@ -49,7 +49,7 @@ def retarget(prompts: pd.DataFrame, corpus: pd.DataFrame, catalog: pd.DataFrame,
     p = prompts[~prompts.title.isin(gone)].copy()
     # answers that name a forgotten film (recommendation lists) go too
     p = p[~p.gold.apply(lambda g: any(t in gone for t in g))]
-    known = p.role.isin(KNOWN_ROLES)
+    known = p.role.isin(KNOWN_ROLES) & (p.role != "skill")  # skill films are never evaluated
     p.loc[known, "role"] = "retain"
     p.loc[known & p.title.isin(near), "role"] = "neighbour"
     p.loc[p.title == target, "role"] = "forget"
