@@ -78,3 +78,26 @@ def test_summary_reports_each_target_and_the_rest_per_step():
     assert s.loc[(1, "A"), "forgot"] == "A" and pd.isna(s.loc[(0, "A"), "forgot"])
     assert s.loc[(1, "retain"), "recall"] == 1.0
     assert ("neighbour" not in s.loc[1].index)  # B is a target, so no other neighbour is left
+
+
+def test_skill_films_stay_skill_and_a_target_without_neighbours_draws_only_retain_lines():
+    """A skill film (never evaluated) keeps its role when the roles are relabelled, even when it
+    shares the target's director; a target whose only neighbours are skill films has no
+    neighbour lines, and the retain batch then draws retain lines only (regression: drawing 0
+    examples from the empty neighbour pool raised inside torch)."""
+    import torch
+
+    from actunlearn.unlearning.data import retain_batch_examples, sample_examples
+    catalog = CATALOG.assign(role=["forget", "skill", "retain", "retain", "unknown"])
+    prompts = _prompts().assign(role=lambda p: p.title.map(catalog.set_index("title").role))
+    p, _ = retarget(prompts, _corpus(), catalog, "A", [], ["director"])
+    assert p.drop_duplicates("title").set_index("title").role["B"] == "skill"
+    assert "neighbour" not in set(p.role)
+
+    class Data:
+        neighbours, retain = [], [("r", 1), ("r", 2)]
+    gen = torch.Generator().manual_seed(0)
+    assert len(retain_batch_examples(Data, 4, 0.5, gen)) == 4
+    assert sample_examples([], 0, gen) == []
+    with pytest.raises(ValueError, match="empty pool"):
+        sample_examples([], 2, gen)

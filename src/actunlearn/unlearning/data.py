@@ -177,5 +177,10 @@ def retain_batch_examples(data: UnlearnData, size: int, neighbour_share: float,
 
 
 def sample_examples(items: list, n: int, gen: torch.Generator) -> list:
+    """`n` items drawn with replacement (none for n = 0); drawing from no items is an error."""
+    if n == 0:
+        return []
+    if not items:
+        raise ValueError(f"cannot draw {n} examples from an empty pool")
     idx = torch.randint(len(items), (n,), generator=gen).tolist()
     return [items[i] for i in idx]
