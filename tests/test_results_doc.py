@@ -76,6 +76,10 @@ def test_wall_times_are_recorded_and_shown_side_by_side(tmp_path, monkeypatch):
     section = doc.split("## Wall time of the default study")[1]
     assert "| aaaaaaa" in section and "| bbbbbbb" in section and "0.75" in section
     assert "wall time 15.0 min" in doc
+    # regenerated at a later commit: the last recorded run's time, saying which commit ran it
+    monkeypatch.setattr(results_doc, "commit", lambda: "ccccccc")
+    assert results_doc.run_metadata(2, runs)["wall time"] == \
+        "15.0 min (make study at bbbbbbb, the run these artifacts come from)"
     # no recorded run: no section and no wall time
     meta = results_doc.run_metadata(2, results_doc.read_runs())
     assert "wall time" not in meta
@@ -147,11 +151,14 @@ def test_leak_line_names_the_sets_above_the_reference_and_the_pivot_keeps_the_or
     from actunlearn.reporting.results_doc import leak_line, shift_pivot
     rows = []
     for method, metric, split, est, low, high in [
-            ("retain_ref", "shift_forget_recall", "alias", 0.05, 0.0, 0.2),
-            ("retain_ref", "shift_forget_recall", "typo", 0.05, 0.0, 0.2),
+            ("retain_ref", "shift_forget_recall", "alias", 0.05, 0.0, 0.15),
+            ("retain_ref", "shift_forget_recall", "typo", 0.0, 0.0, 0.2),
+            ("retain_ref", "shift_forget_recall", "filler", 0.0, 0.0, 0.3),
             ("retain_ref", "shift_forget_bridge", "alias", 0.0, 0.0, 0.1),
             ("masked_lora", "shift_forget_recall", "alias", 0.4, 0.2, 0.6),    # leaks
             ("masked_lora", "shift_forget_recall", "typo", 0.1, 0.0, 0.3),     # within
+            ("masked_lora", "shift_forget_recall", "filler", 0.1, 0.01, 0.4),  # above 0, not
+                                                                                 # above [0, 0.3]
             ("masked_lora", "shift_forget_bridge", "alias", 0.5, 0.3, 0.7),    # leaks
             ("npo", "shift_forget_recall", "alias", 0.06, 0.01, 0.2),          # low < ref
             ("base", "shift_forget_recall", "alias", 0.9, 0.8, 1.0)]:
@@ -160,7 +167,8 @@ def test_leak_line_names_the_sets_above_the_reference_and_the_pivot_keeps_the_or
     line = leak_line(pd.DataFrame(rows))
     assert "masked_lora: alias, alias (bridge)" in line and "no leak found: npo" in line
     assert "base" not in line.split(":", 1)[1]
-    assert leak_line(pd.DataFrame(rows[3:])) is None  # no reference, no verdict
+    no_ref = [r for r in rows if r["method"] != "retain_ref"]
+    assert leak_line(pd.DataFrame(no_ref)) is None  # no reference, no verdict
     table = pd.DataFrame({"method": ["base", "base", "npo", "npo"],
                           "shift_set": ["original", "alias", "original", "alias"],
                           "forget_ci": ["1 [0.9, 1]", "0.5", "0", "0.1"]})

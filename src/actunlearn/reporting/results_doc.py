@@ -122,11 +122,13 @@ def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
 def leak_line(results: pd.DataFrame) -> str | None:
     """Where each method leaks under distribution shift: the shift sets on which its forget
     recall (or, for alias and multi-hop, its share of answers naming the forget film: "bridge")
-    has a 95% interval entirely above the retain reference's estimate on the same set. None
+    has a 95% interval entirely above the retain reference's interval on the same set (its
+    estimate where it has none): clearly more than a model that never saw the films. None
     without shift sets or a retain reference."""
     rows = results[(results.film == "all") & results.metric.isin(["shift_forget_recall",
                                                                   "shift_forget_bridge"])]
-    ref = rows[rows.method == "retain_ref"].set_index(["metric", "split"]).estimate
+    ref = rows[rows.method == "retain_ref"].set_index(["metric", "split"])
+    ref = ref.high.fillna(ref.estimate)
     if rows.empty or ref.empty:
         return None
     leaks: dict[str, list[str]] = {}
@@ -137,8 +139,8 @@ def leak_line(results: pd.DataFrame) -> str | None:
             leaks[r.method].append(r.split + (" (bridge)" if r.metric.endswith("bridge") else ""))
     found = [f"{m}: {', '.join(sets)}" for m, sets in leaks.items() if sets]
     clean = [m for m, sets in leaks.items() if not sets]
-    return ("Leaks under shift (forget recall's 95% interval above the retain reference's on the "
-            "set; bridge: answers naming the forget film): " + ("; ".join(found) or "none")
+    return ("Leaks under shift (forget recall's 95% interval above the retain reference's "
+            "interval on the set; bridge: answers naming the forget film): " + ("; ".join(found) or "none")
             + (f"; no leak found: {', '.join(clean)}" if clean else "") + ".")
 
 
@@ -261,6 +263,10 @@ def run_metadata(cores: int, runs: pd.DataFrame) -> dict:
     mine = runs[runs.commit == meta["commit"]]
     if len(mine):
         meta["wall time"] = f"{int(mine.seconds.iloc[-1]) / 60:.1f} min (make study)"
+    elif len(runs):  # regenerated at a later commit (e.g. its rendering changed)
+        last = runs.iloc[-1]
+        meta["wall time"] = (f"{int(last.seconds) / 60:.1f} min (make study at {last.commit}, "
+                             "the run these artifacts come from)")
     return meta
 
 
