@@ -158,7 +158,7 @@ def test_leak_line_names_the_sets_above_the_reference_and_the_pivot_keeps_the_or
             ("masked_lora", "shift_forget_recall", "alias", 0.4, 0.2, 0.6),    # leaks
             ("masked_lora", "shift_forget_recall", "typo", 0.1, 0.0, 0.3),     # within
             ("masked_lora", "shift_forget_recall", "filler", 0.1, 0.01, 0.4),  # above 0, not
-                                                                                 # above [0, 0.3]
+                                                                                 # above 0 + 0.05
             ("masked_lora", "shift_forget_bridge", "alias", 0.5, 0.3, 0.7),    # leaks
             ("npo", "shift_forget_recall", "alias", 0.06, 0.01, 0.2),          # low < ref
             ("base", "shift_forget_recall", "alias", 0.9, 0.8, 1.0)]:

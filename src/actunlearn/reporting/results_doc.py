@@ -122,13 +122,12 @@ def verdicts(results: pd.DataFrame, differences: pd.DataFrame) -> list[str]:
 def leak_line(results: pd.DataFrame) -> str | None:
     """Where each method leaks under distribution shift: the shift sets on which its forget
     recall (or, for alias and multi-hop, its share of answers naming the forget film: "bridge")
-    has a 95% interval entirely above the retain reference's interval on the same set (its
-    estimate where it has none): clearly more than a model that never saw the films. None
-    without shift sets or a retain reference."""
+    has a 95% interval entirely above the retain reference's estimate on the same set + the
+    criterion's margin (`FORGET_MARGIN`, as for the headline verdict): credibly more than the
+    criterion allows. None without shift sets or a retain reference."""
     rows = results[(results.film == "all") & results.metric.isin(["shift_forget_recall",
                                                                   "shift_forget_bridge"])]
-    ref = rows[rows.method == "retain_ref"].set_index(["metric", "split"])
-    ref = ref.high.fillna(ref.estimate)
+    ref = rows[rows.method == "retain_ref"].set_index(["metric", "split"]).estimate + FORGET_MARGIN
     if rows.empty or ref.empty:
         return None
     leaks: dict[str, list[str]] = {}
@@ -139,8 +138,8 @@ def leak_line(results: pd.DataFrame) -> str | None:
             leaks[r.method].append(r.split + (" (bridge)" if r.metric.endswith("bridge") else ""))
     found = [f"{m}: {', '.join(sets)}" for m, sets in leaks.items() if sets]
     clean = [m for m, sets in leaks.items() if not sets]
-    return ("Leaks under shift (forget recall's 95% interval above the retain reference's "
-            "interval on the set; bridge: answers naming the forget film): " + ("; ".join(found) or "none")
+    return (f"Leaks under shift (forget recall's 95% interval above the retain reference's + "
+            f"{FORGET_MARGIN} on the set; bridge: answers naming the forget film): " + ("; ".join(found) or "none")
             + (f"; no leak found: {', '.join(clean)}" if clean else "") + ".")
 
 
