@@ -78,8 +78,7 @@ def test_wall_times_are_recorded_and_shown_side_by_side(tmp_path, monkeypatch):
     assert "wall time 15.0 min" in doc
     # regenerated at a later commit: the last recorded run's time, saying which commit ran it
     monkeypatch.setattr(results_doc, "commit", lambda: "ccccccc")
-    assert results_doc.run_metadata(2, runs)["wall time"] == \
-        "15.0 min (make study at bbbbbbb, the run these artifacts come from)"
+    assert results_doc.run_metadata(2, runs)["wall time"] == "15.0 min (make study at bbbbbbb)"
     # no recorded run: no section and no wall time
     meta = results_doc.run_metadata(2, results_doc.read_runs())
     assert "wall time" not in meta

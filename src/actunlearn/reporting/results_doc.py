@@ -262,10 +262,9 @@ def run_metadata(cores: int, runs: pd.DataFrame) -> dict:
     mine = runs[runs.commit == meta["commit"]]
     if len(mine):
         meta["wall time"] = f"{int(mine.seconds.iloc[-1]) / 60:.1f} min (make study)"
-    elif len(runs):  # regenerated at a later commit (e.g. its rendering changed)
+    elif len(runs):  # regenerated at a later commit: the run the artifacts come from
         last = runs.iloc[-1]
-        meta["wall time"] = (f"{int(last.seconds) / 60:.1f} min (make study at {last.commit}, "
-                             "the run these artifacts come from)")
+        meta["wall time"] = f"{int(last.seconds) / 60:.1f} min (make study at {last.commit})"
     return meta
 
 
