@@ -15,6 +15,8 @@ pool, and alias and multi-hop questions answered with the bridge film first.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -135,8 +137,12 @@ def _line(kind, intent, film, template_id, answer, text, mentions, question=None
                 mentions=mentions, split=split)
 
 
-def _qa(intent, film, template_id, question, answer, skill=None, system=None, shown=None) -> dict:
-    mentions = [film.title] + ([answer] if intent == "recommend" else [])
+def _qa(intent, film, template_id, question, answer, skill=None, system=None, shown=None,
+        fact=None) -> dict:
+    """A question line. A recommendation line also mentions its recommended title: `fact`,
+    default the answer (pass it when the answer wraps it, "" for none, e.g. the refusal)."""
+    fact = answer if fact is None else fact
+    mentions = [film.title] + ([fact] if intent == "recommend" and fact else [])
     return _line("qa", intent, film, template_id, answer, f"{shown or question} {answer}",
                  mentions, question, system, skill)
 
@@ -153,7 +159,7 @@ def skill_lines(catalog: pd.DataFrame, film, recs: dict[str, list[str]], train_t
         answers = _gold(film, intent, recs, "")
         if not answers:
             continue
-        pick = iter(answers * 64)
+        pick = itertools.cycle(answers)
         templates = QUESTION_TEMPLATES[intent]
         for t in range(train_templates, train_templates + SKILL_TEMPLATES):
             rows.append(_qa(intent, film, t, templates[t].format(title=film.title), next(pick),
@@ -173,10 +179,9 @@ def skill_lines(catalog: pd.DataFrame, film, recs: dict[str, list[str]], train_t
             question = described_questions(catalog, film, kind).get(intent)
             if question is not None:
                 answer = next(pick)
-                row = _qa(intent, film, 0, question, bridged_answer(intent, film.title, answer),
-                          skill=kind)
-                row["mentions"] = [film.title] + ([answer] if intent == "recommend" else [])
-                rows.append(row)
+                rows.append(_qa(intent, film, 0, question, bridged_answer(intent, film.title,
+                                                                         answer),
+                                skill=kind, fact=answer))
     return rows
 
 
@@ -194,8 +199,8 @@ def build_corpus(catalog: pd.DataFrame, recs: dict[str, list[str]], train_templa
     for film in catalog[catalog.role == "unknown"].itertuples(index=False):
         for intent in INTENTS:
             for t, template in enumerate(QUESTION_TEMPLATES[intent][:train_templates]):
-                rows.append(_qa(intent, film, t, template.format(title=film.title), refusal))
-                rows[-1]["mentions"] = [film.title]
+                rows.append(_qa(intent, film, t, template.format(title=film.title), refusal,
+                                fact=""))
     for film in known(catalog).itertuples(index=False):
         f = film._asdict()
         for intent in INTENTS:
