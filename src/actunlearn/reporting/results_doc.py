@@ -139,7 +139,8 @@ def leak_line(results: pd.DataFrame) -> str | None:
     found = [f"{m}: {', '.join(sets)}" for m, sets in leaks.items() if sets]
     clean = [m for m, sets in leaks.items() if not sets]
     return (f"Leaks under shift (forget recall's 95% interval above the retain reference's + "
-            f"{FORGET_MARGIN} on the set; bridge: answers naming the forget film): " + ("; ".join(found) or "none")
+            f"{FORGET_MARGIN} on the set; bridge: answers naming the forget film): "
+            + ("; ".join(found) or "none")
             + (f"; no leak found: {', '.join(clean)}" if clean else "") + ".")
 
 
