@@ -36,6 +36,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from actunlearn.data.catalog import KNOWN_ROLES
+
 SHIFT_SETS = ("paraphrase", "alias", "multihop", "typo", "title_typo", "casing", "filler",
               "word_order", "system_prompt")
 BRIDGED = ("alias", "multihop")  # sets whose answer names the described film first
@@ -159,8 +161,7 @@ def described_rows(catalog: pd.DataFrame, gold: dict, kind: str) -> list[dict]:
     """Alias or multi-hop rows for every evaluated film with facts (not the refusal set, which
     the model never learned facts of)."""
     rows = []
-    films = catalog[catalog.role.isin(EVALUATED_ROLES) & ~catalog.role.isin(["unknown",
-                                                                             "holdout"])]
+    films = catalog[catalog.role.isin(KNOWN_ROLES) & (catalog.role != "skill")]
     for film in films.itertuples(index=False):
         for intent, question in described_questions(catalog, film, kind).items():
             if (film.title, intent) in gold:
@@ -208,10 +209,10 @@ def perturb(question: str, title: str, kind: str, rng: np.random.Generator,
     if not found:
         raise ValueError(f"shift: title {title!r} not found in question {question!r}")
     if kind == "title_typo":
-        spots = [i for i, t in enumerate(_words(title)) if _long_enough(t)]
+        words = _words(title)
+        spots = [i for i, t in enumerate(words) if _long_enough(t)]
         if not spots:
             return None
-        words = _words(title)
         i = int(rng.choice(spots))
         words[i] = _typo(words[i], rng)
         return head + "".join(words) + tail

@@ -411,7 +411,7 @@ def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None
                 frame = frame.drop(columns="note")   # a note column with no note (tuning)
             if frame is None or frame.empty or "note" in frame.columns:
                 continue
-            if frame is not None and title == SHIFT_TITLE:
+            if title == SHIFT_TITLE:
                 frame = shift_pivot(frame)
             out += [f"### {title}", "", markdown_table(frame), ""]
     if tuning:
