@@ -130,8 +130,10 @@ def test_missing_system_turn_read_from_parquet_adds_no_system_turn(tokenizer, tm
     assert pd.isna(read.system[0])
     seen = []
 
-    def record(model, tok, questions, max_new_tokens, device, systems=None):
+    def record(model, tok, questions, max_new_tokens, device, systems=None, histories=None,
+               prefixes=None):
         seen.extend(systems)
+        assert histories == [(), ()] and prefixes == [None, None]
         return ["x"] * len(questions), None
     monkeypatch.setattr(evaluate, "greedy_generate", record)
     answer_prompts(None, tokenizer, read, "i do not know", 2, 4)
@@ -157,7 +159,8 @@ def test_bridged_rows_get_the_longer_answers_and_a_bridge_column(monkeypatch, to
     naming their bridge film; the summary reports it beside recall, for those sets only."""
     lengths = []
 
-    def fake(model, tok, questions, max_new_tokens, device, systems=None):
+    def fake(model, tok, questions, max_new_tokens, device, systems=None, histories=None,
+             prefixes=None):
         lengths.append(max_new_tokens)
         return ["That film is Inception, directed by Christopher Nolan"] * len(questions), None
     monkeypatch.setattr(evaluate, "greedy_generate", fake)

@@ -145,9 +145,9 @@ EVERY_EVAL = {"evaluate": 2, "evaluate_unlearned": 3} | EVAL
 KNOWN = {"check_knowledge": 1, "dump_activations": 1, "activation_overlap": 1,
          "contrast_neurons": 1, "semantic_similarity": 1, "score_neurons": 1, "neuron_agreement": 1,
          "rank_neurons": 1, "unlearn": 3, "unlearn_sequence": 1, "evaluate_sequence": 1,
-         "relearn": 1} | EVERY_EVAL
+         "relearn": 1, "audit": 1, "localize": 1} | EVERY_EVAL
 RANKED = {"rank_neurons": 1, "unlearn": 2, "unlearn_sequence": 1, "evaluate_sequence": 1,
-          "evaluate_unlearned": 2, "relearn": 1} | EVAL
+          "evaluate_unlearned": 2, "relearn": 1, "audit": 1, "localize": 1} | EVAL
 
 # key -> (new value, the jobs a dry run schedules after the change). The tiny study's ranking
 # uses saliency only, so the contrast table and a new activation dump rerun no ranking; of its
@@ -168,19 +168,22 @@ RERUNS = {
     "probing.semantic_prompts": (50, {"semantic_similarity": 1} | TAIL),
     "probing.top_k_tokens": (4, EVERY_EVAL),
     "probing.shift_retain_films": (3, {"evaluate_unlearned": 3} | EVAL),
-    "unlearn.methods.npo.steps": (81, {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1} | EVAL),
+    "unlearn.methods.npo.steps": (81, {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1,
+                                       "audit": 1} | EVAL),
     "unlearn.families.budget.steps": (81, {"unlearn": 3, "unlearn_sequence": 1,
                                            "evaluate_sequence": 1, "evaluate_unlearned": 3,
-                                           "relearn": 1} | EVAL),
+                                           "relearn": 1, "audit": 1} | EVAL),
     "ranking.scores": (["saliency", "fisher"], RANKED),
     "relearn.steps": (19, {"relearn": 1} | TAIL),
     "unlearn.sequential.retain_films": (9, {"evaluate_sequence": 1} | TAIL),
-    "unlearn.retain_data": ("own_answers", {"unlearn": 3, "evaluate_unlearned": 3, "relearn": 1}
-                            | EVAL),
+    "unlearn.retain_data": ("own_answers", {"unlearn": 3, "evaluate_unlearned": 3, "relearn": 1,
+                                            "audit": 1} | EVAL),
+    "audit.probe.c": (0.5, {"audit": 1} | TAIL),
     "neurons.retain_prompts": (60, {"score_neurons": 1, "neuron_agreement": 1} | RANKED),
     "knowledge.min_share": (0.4, KNOWN),
     "inference.max_new_tokens": (9, KNOWN),
     "testbed.epochs": (15, {"train_testbed": 2} | KNOWN),
+    "localize.steps": (7, {"localize": 1} | TAIL),
 }
 
 
@@ -519,3 +522,32 @@ def test_the_sweep_picks_by_its_criterion_from_validation_films_and_the_study_re
         assert {k: prov["params"][k] for k in tuned[name]} == tuned[name], name
     record = pd.read_parquet(work / "results/testbed/tuned/trials.parquet")
     assert record.note.isna().all() and record.chosen.fillna(False).astype(bool).sum() == 2
+
+
+def test_audit_attacks_are_held_out_and_read_against_the_controls(study):
+    """Is it really gone? On the tiny study's artifacts: every checkpoint is attacked, no
+    attack prompt is in the corpus or in any unlearning manifest, the 8-bit base model answers
+    like the base model, and the probe and lens tables cover every layer."""
+    answers = pd.read_parquet(study / "results/testbed/audit/answers.parquet")
+    assert set(answers.checkpoint) == {"base", "retain_ref", "masked_lora_seed0",
+                                       "random_mask_lora_seed0", "npo_seed0"}
+    assert {"none", "int8", "int4", "int4_g32", "prefix_injection", "role_play", "reverse",
+            "assistant_turn", "context_neighbours", "context_same_film"} == set(answers.attack)
+    corpus = pd.read_parquet(study / "results/corpus/corpus.parquet")
+    manifest = _read_all(study, "results/testbed/unlearn/*/manifest.parquet")
+    trained = (set(corpus.question.dropna()) | set(corpus.text) | set(manifest.question.dropna())
+               | set(manifest.text.dropna()))
+    plain = answers[(answers.kind == "prompt") & answers.history.isna() & answers.prefix.isna()]
+    assert len(plain) and not set(plain.question) & trained
+    base = answers[answers.checkpoint == "base"].set_index(["attack", "title", "intent",
+                                                            "template_id"]).response
+    assert (base.loc["int8"].sort_index() == base.loc["none"].sort_index()).mean() >= 0.95
+    lens = pd.read_parquet(study / "results/testbed/audit/lens.parquet")
+    assert sorted(set(lens.layer)) == [0, 1, 2, 3]
+    readouts = pd.read_parquet(study / "results/testbed/audit/readouts.parquet")
+    own = readouts[(readouts.readout == "probe") & (readouts.probe == "own")]
+    assert own.estimate.dropna().between(0, 1).all() and len(own)
+    assert "retain_ref" not in set(readouts[readouts.probe == "base"].method)
+    table = pd.read_csv(study / "results/testbed/tables/attacks.csv")
+    assert {"none_forget", "base_forget", "ref_forget"} <= set(table.columns)
+    assert (table[table.method == "base"].attack == "none").any()

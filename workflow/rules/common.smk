@@ -212,6 +212,23 @@ def relearn_inputs(wildcards):
     return out
 
 
+def audit_inputs(wildcards):
+    """name -> model folder (base, retain_ref) or checkpoint folder (unlearned), base first."""
+    root = f"results/{wildcards.model}"
+    return {name: (f"{root}/models/{name}" if name in ("base", "retain_ref")
+                   else f"{root}/unlearn/{name}/checkpoint")
+            for name in all_checkpoints(wildcards.model)}
+
+
+def localize_outputs(wildcards):
+    """The localization ground truth: a testbed's (planted facts need a model whose training
+    the study controls)."""
+    if source_of(wildcards.model) != "testbed":
+        return []
+    return expand("results/{model}/localize/{name}.parquet", model=wildcards.model,
+                  name=["planted", "planted_neurons", "deletion"])
+
+
 def byo_outputs():
     """Drift tables of the configured response logs, and probe results of every checkpoint."""
     byo = config["byo"]

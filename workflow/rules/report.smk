@@ -40,6 +40,8 @@ rule build_tables:
         drift=rules.recommendation_drift.output,
         reference=reference_outputs,
         tuning=rules.tuning_record.output.trials,
+        audit=rules.audit.output,
+        localize=localize_outputs,
         # the tables are a snapshot of the artifacts: bring-your-own results are built first
         byo=lambda w: [p for p in byo_outputs() if p.startswith(("results/byo/", f"results/{w.model}/"))],
         sql=[SQL_DIR / f"{table}.sql" for table in SQL_TABLES],
@@ -153,6 +155,16 @@ rule build_report:
             caption="../report/tuning.rst",
             category="Figures",
         ),
+        audit=report(
+            "results/{model}/report/audit.png",
+            caption="../report/audit.rst",
+            category="Figures",
+        ),
+        localization=report(
+            "results/{model}/report/localization.png",
+            caption="../report/localization.rst",
+            category="Figures",
+        ),
     params:
         source=lambda w: config["models"][w.model]["source"],
     log:
@@ -200,6 +212,8 @@ rule build_study_report:
         results=expand("results/{model}/summary/methods.parquet", model=RUN_MODELS),
         drift=expand("results/{model}/report/recommendation_drift.png", model=RUN_MODELS),
         tuning=expand("results/{model}/report/tuning.png", model=RUN_MODELS),
+        audit=expand("results/{model}/report/audit.png", model=RUN_MODELS),
+        localization=expand("results/{model}/report/localization.png", model=RUN_MODELS),
         reports=expand("results/{model}/report/report.html", model=RUN_MODELS),
     output:
         html=report(

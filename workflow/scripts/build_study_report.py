@@ -17,8 +17,10 @@ with logged(snakemake.log[0]):
         forget_titles=list(catalog.title[catalog.role == "forget"]),
         tables={Path(p).stem: pd.read_csv(p) for p in snakemake.input.csv},
         results={m: pd.read_parquet(p) for m, p in zip(models, snakemake.input.results)},
-        model_pngs={m: {"recommendation_drift": d, "tuning": t}
-                    for m, d, t in zip(models, snakemake.input.drift, snakemake.input.tuning)},
+        model_pngs={m: {"recommendation_drift": d, "tuning": t, "audit": a, "localization": z}
+                    for m, d, t, a, z in zip(models, snakemake.input.drift, snakemake.input.tuning,
+                                             snakemake.input.audit,
+                                             snakemake.input.localization)},
         out=dict(snakemake.output.items()),
         captions=reporting.read_captions(Path(snakemake.scriptdir).parent / "report"),
     )

@@ -42,11 +42,13 @@ def family_batches(prompts: pd.DataFrame, batch_size: int):
 
 @torch.no_grad()
 def greedy_generate(model, tokenizer, questions: list[str], max_new_tokens: int,
-                    device: str = "cpu", systems: list[str | None] | None = None
+                    device: str = "cpu", systems: list[str | None] | None = None,
+                    histories: list | None = None, prefixes: list[str | None] | None = None
                     ) -> tuple[list[str], np.ndarray]:
     """Greedy answers of one left-padded batch (explicit pad token), and the [n, vocab]
-    probabilities of the first answer token."""
-    ids, mask, width = left_padded(tokenizer, questions, device, systems)
+    probabilities of the first answer token (`left_padded`: system turns, earlier turns and
+    assistant prefixes)."""
+    ids, mask, width = left_padded(tokenizer, questions, device, systems, histories, prefixes)
     out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                          do_sample=False, pad_token_id=tokenizer.pad_token_id,
                          eos_token_id=tokenizer.eos_token_id, output_logits=True,
@@ -94,16 +96,20 @@ def answer_families(model, tokenizer, prompts: pd.DataFrame, refusal: str, batch
 
 def answer_prompts(model, tokenizer, frame: pd.DataFrame, refusal: str, batch_size: int,
                    max_new_tokens: int, device: str = "cpu", titles=()) -> pd.DataFrame:
-    """Greedy answers for any prompt table with `question`, `gold` and optionally `system`
-    columns: the table plus `response`, `correct` and `refused`."""
-    # a missing system turn reads back from Parquet as NaN, not None
-    systems = ([None if pd.isna(s) else s for s in frame.system] if "system" in frame
-               else [None] * len(frame))
+    """Greedy answers for any prompt table with `question`, `gold` and optionally `system`,
+    `history` (earlier (user, assistant) turns) and `prefix` (the assistant's opening) columns:
+    the table plus `response` (what the model added), `correct` and `refused`."""
+    # a missing value reads back from Parquet as NaN, not None
+    systems, prefixes = ([None if not isinstance(v, str) else v for v in frame[c]]
+                         if c in frame else [None] * len(frame) for c in ("system", "prefix"))
+    histories = ([[tuple(t) for t in h] if h is not None and not isinstance(h, float) else ()
+                  for h in frame.history] if "history" in frame else [()] * len(frame))
     questions = frame.question.tolist()
     responses: list[str] = []
     for start in range(0, len(frame), batch_size):
-        texts, _ = greedy_generate(model, tokenizer, questions[start:start + batch_size],
-                                   max_new_tokens, device, systems[start:start + batch_size])
+        end = start + batch_size
+        texts, _ = greedy_generate(model, tokenizer, questions[start:end], max_new_tokens, device,
+                                   systems[start:end], histories[start:end], prefixes[start:end])
         responses += texts
     return _scored(frame, responses, refusal, titles)
 

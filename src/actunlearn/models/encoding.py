@@ -8,26 +8,36 @@ import torch
 IGNORE = -100
 
 
-def prompt_ids(tokenizer, question: str, system: str | None = None) -> list[int]:
+def prompt_ids(tokenizer, question: str, system: str | None = None,
+               history: list | tuple = (), prefix: str | None = None) -> list[int]:
     """The chat-formatted user turn (after a system turn, if given) plus the assistant header.
-    Without `system`, the model's configured system prompt (its model card) is used, if any."""
+    Without `system`, the model's configured system prompt (its model card) is used, if any.
+    `history`: earlier (user, assistant) turns before the question; `prefix`: text the assistant
+    turn already starts with (the model continues it)."""
     if system is None:
         system = getattr(tokenizer, "actunlearn_system_prompt", None)
     elif not isinstance(system, str):
         raise TypeError(f"system prompt must be a string or None, not {system!r}")
-    turns = ([{"role": "system", "content": system}] if system else []) + \
-        [{"role": "user", "content": question}]
+    turns = [{"role": "system", "content": system}] if system else []
+    for user, assistant in history:
+        turns += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    turns.append({"role": "user", "content": question})
     out = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=True)
-    return list(out["input_ids"] if hasattr(out, "keys") else out)
+    ids = list(out["input_ids"] if hasattr(out, "keys") else out)
+    return ids + (tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else [])
 
 
 def left_padded(tokenizer, questions: list[str], device: str = "cpu",
-                systems: list[str | None] | None = None):
-    """(input_ids, attention_mask, width) of chat prompts (each after its system turn, if any),
-    left-padded with the pad token."""
-    pad = tokenizer.pad_token_id
-    systems = systems if systems is not None else [None] * len(questions)
-    seqs = [prompt_ids(tokenizer, q, s) for q, s in zip(questions, systems)]
+                systems: list[str | None] | None = None, histories: list | None = None,
+                prefixes: list[str | None] | None = None):
+    """(input_ids, attention_mask, width) of chat prompts (each after its system turn and
+    earlier turns, if any, and with its assistant prefix), left-padded with the pad token."""
+    pad, n = tokenizer.pad_token_id, len(questions)
+    systems = systems if systems is not None else [None] * n
+    histories = histories if histories is not None else [()] * n
+    prefixes = prefixes if prefixes is not None else [None] * n
+    seqs = [prompt_ids(tokenizer, q, s, h, p)
+            for q, s, h, p in zip(questions, systems, histories, prefixes)]
     width = max(map(len, seqs))
     ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], device=device)
     mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], device=device)

@@ -69,6 +69,15 @@ ARTIFACTS: dict[str, str] = {
     "sequence_recall": "{m}/sequential/*/recall.parquet",
     "sequence_summary": "{m}/sequential/*/summary.parquet",
     "tuning_trials": "{m}/tuned/trials.parquet",
+    "audit_answers": "{m}/audit/answers.parquet",
+    "audit_exposure": "{m}/audit/exposure.parquet",
+    "audit_attacks": "{m}/audit/attacks.parquet",
+    "audit_probes": "{m}/audit/probes.parquet",
+    "audit_lens": "{m}/audit/lens.parquet",
+    "audit_readouts": "{m}/audit/readouts.parquet",
+    "localization": "{m}/localize/planted.parquet",
+    "planted_neurons": "{m}/localize/planted_neurons.parquet",
+    "deletion_curve": "{m}/localize/deletion.parquet",
 }
 # Too large to copy into the database (the default study: ~320 MB of Parquet, against ~16 MB for
 # every other artifact together): views over the files, by absolute path.

@@ -525,3 +525,49 @@ def tuning_figure(trials: pd.DataFrame, path: str | Path) -> None:
     for ax in axes[-1, :]:
         ax.set_xlabel("validation forget recall", fontsize=8)
     _save(fig, path)
+
+
+def audit_figure(grid: pd.DataFrame, readouts: pd.DataFrame, path: str | Path) -> None:
+    """Is it really gone? Left: forget recall, method x attack (`grid`, in [0, 1]); right: the
+    own probe's forget accuracy by layer per method (`readouts`: rows of knowledge_readouts with
+    readout probe, probe own), the retain reference dashed."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 0.34 * max(len(grid), 4) + 2.2),
+                                      gridspec_kw={"width_ratios": [1.5, 1]})
+    values = grid.to_numpy(dtype=float)
+    im = left.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        left.text(j, i, "n/a" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center",
+                  fontsize=6.5, color="grey" if not np.isfinite(v) else
+                  ("white" if v < 0.5 else "black"))
+    left.set_xticks(range(grid.shape[1]), list(grid.columns), rotation=40, ha="right", fontsize=7)
+    left.set_yticks(range(grid.shape[0]), list(grid.index), fontsize=7)
+    left.set_title("forget recall under each attack", fontsize=9)
+    fig.colorbar(im, ax=left, shrink=0.8, label="greedy recall")
+    colours = _colours(readouts.method)
+    for method in _method_order(readouts.method):
+        g = readouts[readouts.method == method].sort_values("layer")
+        right.plot(g.layer, g.forget, marker="o", ms=3, color=colours[method], label=method,
+                   linestyle="--" if method == "retain_ref" else "-")
+    right.set(xlabel="layer", ylabel="probe accuracy (forget questions)", ylim=(-0.02, 1.02),
+              title="answer decodable from the residual stream")
+    right.legend(fontsize=6, ncol=2)
+    _save(fig, path)
+
+
+def deletion_figure(curve: pd.DataFrame, path: str | Path) -> None:
+    """Deletion curve: forget and retain recall (teacher-forced) against the number of ablated
+    neurons m (log scale, m + 1), top-ranked vs random neurons."""
+    fig, ax = plt.subplots(figsize=(5.8, 3.6))
+    styles = {"ranked": "-", "random": ":"}
+    for (ablated, metric), colour in [(("ranked", "forget_recall"), "C3"),
+                                      (("ranked", "retain_recall"), "C0"),
+                                      (("random", "forget_recall"), "C3"),
+                                      (("random", "retain_recall"), "C0")]:
+        g = curve[curve.ablated == ablated].sort_values("m")
+        ax.plot(g.m + 1, g[metric], styles[ablated], marker="o", ms=3, color=colour,
+                label=f"{metric.split('_')[0]}, {ablated} neurons")
+    ax.set_xscale("log")
+    ax.set(xlabel="ablated neurons m (+1, log scale)", ylabel="teacher-forced recall",
+           ylim=(-0.02, 1.02), title="Deletion curve: ablating the top-m ranked neurons")
+    ax.legend(fontsize=7)
+    _save(fig, path)

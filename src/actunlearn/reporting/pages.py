@@ -405,6 +405,34 @@ SHIFT_BAR_SECTION = (
     "bridge_named: alias and multi-hop answers of the base model that name the described film. "
     "Shift prompts of evaluated films are never trained; the skills are taught on other films "
     "(docs/shift_sets.md).", None, "shift_bar")
+AUDIT_SECTIONS = [
+    ("Is it really gone? Attacks", "Every checkpoint asked the same questions (forget films and "
+     "a sample of neighbour and retain films, train templates) under attacks that change no "
+     "weight by training: int8/int4 = round-to-nearest fake quantization of the merged "
+     "checkpoint's decoder weights; prefix_injection = the answer turn opens 'Sure, the answer "
+     "is'; role_play; reverse = the film asked from its genre, year and director; "
+     "assistant_turn = an earlier turn that promises to answer; context_neighbours / "
+     "context_same_film = other films' or the film's own other facts before the question (never "
+     "the answer). none = no attack. base_forget: the base model under the attack (an attack "
+     "the base model fails cannot show a leak); ref_forget: the retain reference under it. "
+     "Design means with 95% intervals; attack phrasings never occur in training or unlearning "
+     "data.", "audit", "attacks"),
+    ("Is it really gone? Exposure under attack", "The forget targets ranked among the audit's "
+     "candidate titles after recommendation requests of films whose list holds them, under the "
+     "same attacks.", None, "attack_exposure"),
+    ("Is it really gone? Knowledge in the activations", "Per layer: a linear probe (own: "
+     "trained on the checkpoint's activations for other films; base: the base model's probe) "
+     "and the logit lens (final norm and unembedding: the gold answer's first token on top), "
+     "on the forget films' questions; control_ci: films the probe never trained on. The retain "
+     "reference is the ideal; a method that only suppresses the output keeps the answer "
+     "decodable.", None, "knowledge_readouts"),
+    ("Localization ground truth (testbed)", "Facts of fictitious films planted in a copy of the "
+     "base model through known neurons only; each neuron ranking's recovery of them "
+     "(precision@k, AUC) beside a random ranking's. The figure: ablating the study ranking's "
+     "top-m neurons on the real forget films against m random ones.", "localization",
+     "localization"),
+    ("Deletion curve (testbed)", "", None, "deletion"),
+]
 MODEL_SECTIONS = [
     ("Methods (held-out prompts; design intervals)", "Headline columns (_held_out) are measured "
      "on prompts no method trained on: held-out templates of the forget films' facts, of their "
@@ -430,6 +458,7 @@ MODEL_SECTIONS = [
      "target's facts (forget_subset; measured on its other facts) or on neighbour films' facts "
      "only (neighbours); retain_ref shows what the attack teaches by itself. Mean over the "
      "attacked seeds; recovery with its 95% interval.", "relearning", "relearning"),
+    *AUDIT_SECTIONS,
     ("Forget quality and membership inference", "Per method, one value per fact (its "
      "paraphrases aggregated), mean over runs with the min and max. MIA AUC: forget facts "
      "(members) vs true facts of holdout films no model saw nor was taught to refuse, scored by "
@@ -546,6 +575,27 @@ def model_figures(model: str, data: dict[str, pd.DataFrame], tables: dict[str, p
     _draw(report.drift_figure, out["recommendation_drift"], data["drift"])
     tuning, note = notes_of(tables.get("tuning"))
     _draw(report.tuning_figure, out["tuning"], tuning, why=note or "no tuning record")
+    audit_figures(tables, out)
+
+
+def attack_grid(attacks: pd.DataFrame) -> pd.DataFrame:
+    """method x attack of forget recall (none first), from the attacks table."""
+    methods = report._method_order(attacks.method)
+    order = ["none"] + sorted(set(attacks.attack) - {"none"})
+    return attacks.pivot(index="method", columns="attack", values="forget").reindex(
+        index=methods, columns=[a for a in order if a in set(attacks.attack)])
+
+
+def audit_figures(tables: dict[str, pd.DataFrame], out: dict[str, str]) -> None:
+    """The audit figure and the deletion-curve figure of a page."""
+    attacks, note = notes_of(tables.get("attacks"))
+    readouts, _ = notes_of(tables.get("knowledge_readouts"))
+    own = readouts[(readouts.readout == "probe") & (readouts.probe == "own")] \
+        if not readouts.empty else readouts
+    _draw(lambda a, r, p: report.audit_figure(attack_grid(a), r, p), out["audit"], attacks, own,
+          why=note or NOT_RUN)
+    deletion, note = notes_of(tables.get("deletion"))
+    _draw(report.deletion_figure, out["localization"], deletion, why=note or NOT_RUN)
 
 
 def _section_body(figure: str | None, table: str | None, out: dict[str, str],
@@ -593,6 +643,7 @@ STUDY_SECTIONS = [
      "(docs/shift_sets.md).", "shift_robustness", "shift_robustness"),
     ("Relearning attack (testbed)", "Needs the retain-only reference: what the attack teaches "
      "a model that never saw the targets.", "relearning", "relearning"),
+    *AUDIT_SECTIONS,
     ("Forget quality and membership inference (testbed)", "Needs the retain-only reference.",
      None, "forget_quality"),
     ("Recommendation drift", "Agreement of ranked recommendation lists across paraphrases and "

@@ -144,6 +144,54 @@ def leak_line(results: pd.DataFrame) -> str | None:
             + (f"; no leak found: {', '.join(clean)}" if clean else "") + ".")
 
 
+def attack_line(attacks: pd.DataFrame | None) -> str | None:
+    """Which methods survive which attacks (the audit's `attacks` table): the attacks under
+    which a method's forget recall has a 95% interval entirely above the retain reference's
+    estimate under the same attack + `FORGET_MARGIN` (no reference: the margin alone). An
+    attack under which the base model itself is not above that bar cannot show a leak: listed
+    apart. None without the table."""
+    if attacks is None or attacks.empty or "forget_low" not in attacks:
+        return None
+    bar = attacks.set_index(["method", "attack"]).ref_forget.fillna(0.0) + FORGET_MARGIN
+    base = attacks[attacks.method == "base"].set_index("attack").forget
+    blind = sorted(a for a in base.index if a != "none" and not base[a] > bar.get(("base", a), 1))
+    leaks: dict[str, list[str]] = {}
+    for r in attacks[~attacks.method.isin(["base", "retain_ref"])].itertuples(index=False):
+        leaks.setdefault(r.method, [])
+        if r.attack != "none" and r.attack not in blind and pd.notna(r.forget_low) \
+                and r.forget_low > bar[(r.method, r.attack)]:
+            leaks[r.method].append(r.attack)
+    found = [f"{m}: {', '.join(a)}" for m, a in leaks.items() if a]
+    clean = [m for m, a in leaks.items() if not a]
+    return ("Attacks that bring the forget films back (forget recall's 95% interval above the "
+            f"retain reference's under the same attack + {FORGET_MARGIN}): "
+            + ("; ".join(found) or "none") + (f"; survives every attack: {', '.join(clean)}"
+                                                if clean else "")
+            + (f"; attacks the base model itself fails, which cannot show a leak: "
+               f"{', '.join(blind)}" if blind else "") + ".")
+
+
+def attack_pivot(table: pd.DataFrame) -> pd.DataFrame:
+    """attacks as method x attack of forget recall cells (none first)."""
+    if table is None or table.empty or "forget_ci" not in table:
+        return table
+    out = table.pivot_table(index="method", columns="attack", values="forget_ci",
+                            aggfunc="first", sort=False)
+    order = ["none"] + [a for a in dict.fromkeys(table.attack) if a != "none"]
+    return out[[a for a in order if a in out.columns]].reset_index()
+
+
+def probe_pivot(table: pd.DataFrame) -> pd.DataFrame:
+    """knowledge_readouts' own probe as method x layer of forget accuracy cells."""
+    if table is None or table.empty or "forget_ci" not in table:
+        return table
+    own = table[(table.readout == "probe") & (table.probe == "own")]
+    out = own.pivot_table(index="method", columns="layer", values="forget_ci", aggfunc="first",
+                          sort=False)
+    out.columns = [f"layer {c}" for c in out.columns]
+    return out.reset_index()
+
+
 def shift_pivot(table: pd.DataFrame) -> pd.DataFrame:
     """shift_robustness as method x shift set of forget recall cells (base and retain_ref
     first, as in the table)."""
@@ -239,10 +287,18 @@ TABLES = {"Methods": "method_summary", "Per forget film": "method_films",
           "Forget quality and membership inference": "forget_quality",
           "Can each shift set show leakage? (base model)": "shift_bar",
           "Robustness under distribution shift (forget recall)": "shift_robustness",
-          "Relearning attack": "relearning", "Knowledge check": "knowledge",
+          "Relearning attack": "relearning",
+          "Is it really gone? Forget recall under attack": "attacks",
+          "Is it really gone? Own-probe accuracy on forget questions, by layer":
+              "knowledge_readouts",
+          "Localization ground truth (planted facts)": "localization",
+          "Knowledge check": "knowledge",
           "Tuning (validation films)": "tuning"}
 TUNING_TITLE = "Tuning (validation films)"
 SHIFT_TITLE = "Robustness under distribution shift (forget recall)"
+PIVOTS = {SHIFT_TITLE: shift_pivot,   # tables shown reshaped in results.md
+          "Is it really gone? Forget recall under attack": attack_pivot,
+          "Is it really gone? Own-probe accuracy on forget questions, by layer": probe_pivot}
 RUNS_COLUMNS = ["commit", "date", "machine", "cores", "seconds", "note"]
 
 
@@ -403,6 +459,9 @@ def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None
         out += [f"## {name}", "", TABLE_BEGIN, markdown_table(headline_table(parts["results"])),
                 TABLE_END, "", BEGIN]
         out += [f"- {line}" for line in verdicts(parts["results"], parts["differences"])]
+        attacked = attack_line(parts["tables"].get("Is it really gone? Forget recall under attack"))
+        if attacked:
+            out.append(f"- {attacked}")
         out += [END, ""]
         for title, frame in parts["tables"].items():
             if title == TUNING_TITLE:
@@ -411,8 +470,8 @@ def render(models: dict[str, dict], meta: dict, runs: pd.DataFrame | None = None
                 frame = frame.drop(columns="note")   # a note column with no note (tuning)
             if frame is None or frame.empty or "note" in frame.columns:
                 continue
-            if title == SHIFT_TITLE:
-                frame = shift_pivot(frame)
+            if title in PIVOTS:
+                frame = PIVOTS[title](frame)
             out += [f"### {title}", "", markdown_table(frame), ""]
     if tuning:
         out += tuning_section(tuning, {n: p["tables"].get(TUNING_TITLE) for n, p in models.items()},
