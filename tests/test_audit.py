@@ -224,3 +224,13 @@ def test_an_answer_the_probe_has_no_class_for_is_undefined_not_a_miss():
     assert "1 of 2 rows undefined" in summary.note[0]
     none = readout_intervals(out.iloc[[1]].assign(checkpoint="base"), pd.DataFrame())
     assert none.estimate.isna().all() and none.note[0].startswith("undefined")
+
+
+def test_the_audit_splits_its_checkpoints_into_runs_that_cover_them_once():
+    from actunlearn.evaluation.audit import split_checkpoints
+    names = ["base", "retain_ref"] + [f"m{i}_seed0" for i in range(7)]
+    parts = split_checkpoints(names, 3)
+    assert parts[0][:2] == ["base", "retain_ref"] and len(parts) == 3
+    assert sum(parts, []) == names and [len(p) for p in parts] == [5, 2, 2]
+    assert split_checkpoints(["base", "a_seed0"], 4) == [["base", "a_seed0"]]
+    assert split_checkpoints(["base"], 2) == [["base"]]

@@ -9,7 +9,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 GPU_RULES = {"train_testbed", "check_knowledge", "score_neurons", "dump_activations", "evaluate",
              "evaluate_unlearned", "unlearn", "unlearn_sequence", "evaluate_sequence", "relearn",
-             "audit", "localize"}
+             "audit_part", "localize"}
 CPU_RULES = {"build_catalog", "build_corpus", "prepare_model", "rank_neurons", "build_tables",
              "build_report", "build_study_tables", "build_study_report"}
 

@@ -135,7 +135,7 @@ def test_no_rule_params_pass_a_whole_config_section():
                 values = [param]
                 if callable(param):
                     values = [param(SimpleNamespace(model=m, checkpoint="base", variant="base",
-                                                    method=tuned[m], setting="0", seed="0"))
+                                                    method=tuned[m], setting="0", seed="0", part="0"))
                               for m in config["run_models"]]
                 for value in values:
                     checked += 1

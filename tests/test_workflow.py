@@ -145,9 +145,10 @@ EVERY_EVAL = {"evaluate": 2, "evaluate_unlearned": 3} | EVAL
 KNOWN = {"check_knowledge": 1, "dump_activations": 1, "activation_overlap": 1,
          "contrast_neurons": 1, "semantic_similarity": 1, "score_neurons": 1, "neuron_agreement": 1,
          "rank_neurons": 1, "unlearn": 3, "unlearn_sequence": 1, "evaluate_sequence": 1,
-         "relearn": 1, "audit": 1, "localize": 1} | EVERY_EVAL
+         "relearn": 1, "audit_part": 2, "audit": 1, "localize": 1} | EVERY_EVAL
 RANKED = {"rank_neurons": 1, "unlearn": 2, "unlearn_sequence": 1, "evaluate_sequence": 1,
-          "evaluate_unlearned": 2, "relearn": 1, "audit": 1, "localize": 1} | EVAL
+          "evaluate_unlearned": 2, "relearn": 1, "audit_part": 2, "audit": 1,
+          "localize": 1} | EVAL
 
 # key -> (new value, the jobs a dry run schedules after the change). The tiny study's ranking
 # uses saliency only, so the contrast table and a new activation dump rerun no ranking; of its
@@ -169,16 +170,16 @@ RERUNS = {
     "probing.top_k_tokens": (4, EVERY_EVAL),
     "probing.shift_retain_films": (3, {"evaluate_unlearned": 3} | EVAL),
     "unlearn.methods.npo.steps": (81, {"unlearn": 1, "evaluate_unlearned": 1, "relearn": 1,
-                                       "audit": 1} | EVAL),
+                                       "audit_part": 1, "audit": 1} | EVAL),
     "unlearn.families.budget.steps": (81, {"unlearn": 3, "unlearn_sequence": 1,
                                            "evaluate_sequence": 1, "evaluate_unlearned": 3,
-                                           "relearn": 1, "audit": 1} | EVAL),
+                                           "relearn": 1, "audit_part": 2, "audit": 1} | EVAL),
     "ranking.scores": (["saliency", "fisher"], RANKED),
     "relearn.steps": (19, {"relearn": 1} | TAIL),
     "unlearn.sequential.retain_films": (9, {"evaluate_sequence": 1} | TAIL),
     "unlearn.retain_data": ("own_answers", {"unlearn": 3, "evaluate_unlearned": 3, "relearn": 1,
-                                            "audit": 1} | EVAL),
-    "audit.probe.c": (0.5, {"audit": 1} | TAIL),
+                                            "audit_part": 2, "audit": 1} | EVAL),
+    "audit.probe.c": (0.5, {"audit_part": 2, "audit": 1} | TAIL),
     "neurons.retain_prompts": (60, {"score_neurons": 1, "neuron_agreement": 1} | RANKED),
     "knowledge.min_share": (0.4, KNOWN),
     "inference.max_new_tokens": (9, KNOWN),
@@ -529,6 +530,9 @@ def test_audit_attacks_are_held_out_and_read_against_the_controls(study):
     attack prompt is in the corpus or in any unlearning manifest, the 8-bit base model answers
     like the base model, and the probe and lens tables cover every layer."""
     answers = pd.read_parquet(study / "results/testbed/audit/answers.parquet")
+    # two parts (audit.parts), each checkpoint answered once
+    sizes = answers.groupby(["attack", "checkpoint"]).size()
+    assert (sizes.groupby("attack").nunique() == 1).all()
     assert set(answers.checkpoint) == {"base", "retain_ref", "masked_lora_seed0",
                                        "random_mask_lora_seed0", "npo_seed0"}
     assert {"none", "int8", "int4", "int4_g32", "prefix_injection", "role_play", "reverse",

@@ -212,12 +212,26 @@ def relearn_inputs(wildcards):
     return out
 
 
-def audit_inputs(wildcards):
-    """name -> model folder (base, retain_ref) or checkpoint folder (unlearned), base first."""
+def audit_split(model):
+    """The audit's parts (evaluation/audit.split_checkpoints over audit.parts)."""
+    from actunlearn.evaluation.audit import split_checkpoints
+    return split_checkpoints(all_checkpoints(model), MODEL_CONFIG[model]["audit"]["parts"])
+
+
+def audit_part_inputs(wildcards):
+    """name -> model folder (base, retain_ref) or checkpoint folder (unlearned) of one part of
+    the audit, the base model always (its probes read the others)."""
     root = f"results/{wildcards.model}"
+    names = ["base"] + [c for c in audit_split(wildcards.model)[int(wildcards.part)] if c != "base"]
     return {name: (f"{root}/models/{name}" if name in ("base", "retain_ref")
-                   else f"{root}/unlearn/{name}/checkpoint")
-            for name in all_checkpoints(wildcards.model)}
+                   else f"{root}/unlearn/{name}/checkpoint") for name in names}
+
+
+def audit_parts(wildcards):
+    """Every part's per-item tables, for the merge."""
+    n = len(audit_split(wildcards.model))
+    return {f"{name}_{k}": f"results/{wildcards.model}/audit/parts/{k}/{name}.parquet"
+            for k in range(n) for name in ("answers", "exposure", "probes", "lens")}
 
 
 def localize_outputs(wildcards):

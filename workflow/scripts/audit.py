@@ -1,26 +1,17 @@
-"""Is it really gone? Every checkpoint of one model under the attacks, probes and logit lens
-of the audit (src/actunlearn/evaluation/audit.py)."""
+"""The audit's parts merged, with the interval summaries (src/actunlearn/evaluation/audit.py)."""
 import pandas as pd
 
-from actunlearn.evaluation.audit import TABLES, audit_items, audit_model, checkpoint_loaders
-from actunlearn.models.loading import default_device, setup_torch
-from actunlearn.models.tokenizer import load_tokenizer
+from actunlearn.evaluation.audit import PART_TABLES, TABLES, merge_parts
 from actunlearn.provenance import provenance, write_parquet
 from actunlearn.runlog import logged
 
 snakemake = globals().get("snakemake") or __import__("_helpers").mock_snakemake(__file__)
 with logged(snakemake.log[0]):
     inp, par = snakemake.input, snakemake.params
-    setup_torch(snakemake.threads, par.seed)
-    device = default_device()
-    catalog = pd.read_parquet(inp.catalog)
-    items = audit_items(pd.read_parquet(inp.prompts), pd.read_parquet(inp.all_prompts), catalog,
-                        par.audit, par.seed)
-    tables = audit_model(checkpoint_loaders(inp, par.checkpoints, device), load_tokenizer(inp.base),
-                         items, par.audit, catalog, par.refusal, par.inference["batch_size"],
-                         par.inference["max_new_tokens"], par.seed, device)
+    parts = [{name: pd.read_parquet(inp[f"{name}_{k}"]) for name in PART_TABLES}
+             for k in range(par.parts)]
+    tables = merge_parts(parts, par.seed)
     print(tables["attacks"].to_string())
-    prov = provenance({"audit": par.audit, "inference": par.inference,
-                       "checkpoints": par.checkpoints}, par.seed, device)
+    prov = provenance({"parts": par.parts}, par.seed)
     for name in TABLES:
         write_parquet(tables[name], snakemake.output[name], prov)
