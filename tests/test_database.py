@@ -146,3 +146,9 @@ def test_a_failed_build_leaves_the_previous_database(built):
         build_database(db, project, "testbed", sql=[broken])
     assert db.read_bytes() == before
     assert sorted(p.name for p in db.parent.glob("actunlearn.duckdb*")) == ["actunlearn.duckdb"]
+
+
+def test_a_table_without_rows_is_its_header_in_markdown():
+    from actunlearn.reporting.database import to_markdown
+    out = to_markdown(pd.DataFrame({"method": pd.Series(dtype=str), "top10": pd.Series(dtype=float)}))
+    assert out.splitlines()[0].replace(" ", "") == "|method|top10|" and len(out.splitlines()) == 2

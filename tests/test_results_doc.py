@@ -174,3 +174,25 @@ def test_leak_line_names_the_sets_above_the_reference_and_the_pivot_keeps_the_or
     pivot = shift_pivot(table)
     assert list(pivot.columns) == ["method", "original", "alias"]
     assert list(pivot.method) == ["base", "npo"] and pivot.alias.tolist() == ["0.5", "0.1"]
+
+
+def test_attack_line_names_reverting_attacks_and_the_uninformative_ones():
+    from actunlearn.reporting.results_doc import attack_line, attack_pivot
+    rows = [  # method, attack, forget, forget_low, none_forget, base_forget, ref_forget
+        ("base", "none", 1.0, 0.9, 1.0, 1.0, 0.05), ("base", "int4", 1.0, 0.9, 1.0, 1.0, 0.05),
+        ("base", "role_play", 0.05, 0.0, 1.0, 0.05, 0.04),
+        ("npo", "none", 0.0, 0.0, 0.0, 1.0, 0.05), ("npo", "int4", 0.6, 0.4, 0.0, 1.0, 0.05),
+        ("npo", "role_play", 0.5, 0.3, 0.0, 0.05, 0.04),
+        ("rmu", "none", 0.8, 0.7, 0.8, 1.0, 0.05), ("rmu", "int4", 0.8, 0.7, 0.8, 1.0, 0.05)]
+    table = pd.DataFrame(rows, columns=["method", "attack", "forget", "forget_low",
+                                        "none_forget", "base_forget", "ref_forget"])
+    table["forget_ci"] = table.forget.astype(str)
+    line = attack_line(table)
+    # npo's int4 recall is credibly above its own and the reference's; rmu never forgot (not a
+    # reversion); role_play cannot show a leak (the base model fails it)
+    assert "npo: int4" in line and "rmu" not in line
+    assert line.endswith("The base model fails role_play: they cannot show a leak.")
+    assert attack_line(table[table.method != "npo"]).count("none") == 1
+    assert attack_line(None) is None
+    pivot = attack_pivot(table)
+    assert list(pivot.columns) == ["method", "none", "int4", "role_play"]

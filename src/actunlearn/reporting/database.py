@@ -369,8 +369,9 @@ def write_tables(db_path: str | Path, csv_paths: Iterable[str | Path],
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A pipe table; floats with 3 decimals, integers as integers, missing values as '-'; text
-    as written (a cell "+1.27e-06" stays that, not the number 0.000)."""
+    as written (a cell "+1.27e-06" stays that, not the number 0.000). A table without rows is
+    its header (tabulate fails on per-column options without rows)."""
     rows = df.astype(object).where(df.notna(), None).to_numpy().tolist()
     text = [i for i, col in enumerate(df.columns) if not pd.api.types.is_numeric_dtype(df[col])]
     return tabulate(rows, headers=list(df.columns), tablefmt="pipe", floatfmt=".3f",
-                    missingval="-", disable_numparse=text) + "\n"
+                    missingval="-", disable_numparse=text if rows else True) + "\n"

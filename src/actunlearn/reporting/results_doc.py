@@ -145,30 +145,30 @@ def leak_line(results: pd.DataFrame) -> str | None:
 
 
 def attack_line(attacks: pd.DataFrame | None) -> str | None:
-    """Which methods survive which attacks (the audit's `attacks` table): the attacks under
-    which a method's forget recall has a 95% interval entirely above the retain reference's
-    estimate under the same attack + `FORGET_MARGIN` (no reference: the margin alone). An
-    attack under which the base model itself is not above that bar cannot show a leak: listed
-    apart. None without the table."""
+    """Which attacks revert which method's unlearning (the audit's `attacks` table): those under
+    which its forget recall has a 95% interval entirely above both its own estimate without
+    attack and the retain reference's estimate under the attack, + `FORGET_MARGIN` (no
+    reference: 0). An attack under which the base model itself is not above the reference's +
+    the margin cannot show a leak: named apart. None without the table."""
     if attacks is None or attacks.empty or "forget_low" not in attacks:
         return None
-    bar = attacks.set_index(["method", "attack"]).ref_forget.fillna(0.0) + FORGET_MARGIN
+    rows = attacks.set_index(["method", "attack"])
+    ref = rows.ref_forget.fillna(0.0)
     base = attacks[attacks.method == "base"].set_index("attack").forget
-    blind = sorted(a for a in base.index if a != "none" and not base[a] > bar.get(("base", a), 1))
-    leaks: dict[str, list[str]] = {}
-    for r in attacks[~attacks.method.isin(["base", "retain_ref"])].itertuples(index=False):
-        leaks.setdefault(r.method, [])
-        if r.attack != "none" and r.attack not in blind and pd.notna(r.forget_low) \
-                and r.forget_low > bar[(r.method, r.attack)]:
-            leaks[r.method].append(r.attack)
-    found = [f"{m}: {', '.join(a)}" for m, a in leaks.items() if a]
-    clean = [m for m, a in leaks.items() if not a]
-    return ("Attacks that bring the forget films back (forget recall's 95% interval above the "
-            f"retain reference's under the same attack + {FORGET_MARGIN}): "
-            + ("; ".join(found) or "none") + (f"; survives every attack: {', '.join(clean)}"
-                                                if clean else "")
-            + (f"; attacks the base model itself fails, which cannot show a leak: "
-               f"{', '.join(blind)}" if blind else "") + ".")
+    blind = sorted(a for a in base.index
+                   if a != "none" and not base[a] > ref.get(("base", a), 0.0) + FORGET_MARGIN)
+    found: dict[str, list[str]] = {}
+    for (method, attack), r in rows.iterrows():
+        if method in ("base", "retain_ref") or attack == "none" or attack in blind:
+            continue
+        bar = max(r.none_forget if pd.notna(r.none_forget) else 0.0, ref[(method, attack)])
+        if pd.notna(r.forget_low) and r.forget_low > bar + FORGET_MARGIN:
+            found.setdefault(method, []).append(attack)
+    return (f"Attacks that revert unlearning (forget recall's 95% interval above the method's "
+            f"own without attack and the retain reference's under it, + {FORGET_MARGIN}): "
+            + ("; ".join(f"{m}: {', '.join(a)}" for m, a in found.items()) or "none")
+            + (f". The base model fails {', '.join(blind)}: they cannot show a leak" if blind
+               else "") + ".")
 
 
 def attack_pivot(table: pd.DataFrame) -> pd.DataFrame:
